@@ -1,0 +1,92 @@
+/**
+ * k8shost: one program, several faces. This file only dispatches; each face is loaded lazily
+ * so that the CNI face (invoked as `prismnet` by containerd) starts in milliseconds.
+ */
+import process from "node:process";
+
+type Face = (args: string[]) => Promise<number>;
+
+const FACES: Record<string, { summary: string; load: () => Promise<Face> }> = {
+  server: {
+    summary: "run the control plane: supervise k3s server and the embedded parts",
+    load: async () => (await import("./mod/appliance/server.ts")).main,
+  },
+  agent: {
+    summary: "run a worker: supervise k3s agent and the node daemon",
+    load: async () => (await import("./mod/appliance/agent.ts")).main,
+  },
+  token: {
+    summary: "issue or inspect IAM tokens (embedded issuer)",
+    load: async () => (await import("./mod/iam/cli.ts")).main,
+  },
+  tenant: {
+    summary: "apply, list or delete Projects (namespace-per-project tenancy)",
+    load: async () => (await import("./mod/tenancy/cli.ts")).main,
+  },
+  config: {
+    summary: "check or print the effective configuration",
+    load: async () => (await import("./mod/config/cli.ts")).main,
+  },
+  doctor: {
+    summary: "check this host for what the appliance needs",
+    load: async () => (await import("./mod/doctor/mod.ts")).main,
+  },
+  version: {
+    summary: "print the version",
+    load: () => Promise.resolve(() => Promise.resolve(printVersion())),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(FACES).map((k) => k.length));
+  const lines = Object.entries(FACES).map(([k, f]) => `  ${k.padEnd(width)}  ${f.summary}`);
+  return [
+    "usage: k8shost <command> [options]",
+    "",
+    "commands:",
+    ...lines,
+    `  ${"help".padEnd(width)}  show this help`,
+    "",
+    "Invoked as `prismnet` (or with CNI_COMMAND set) k8shost is the PrismNET CNI plugin.",
+    "Run `k8shost <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+function printVersion(): number {
+  console.log(`k8shost ${VERSION} (deno ${Deno.version.deno})`);
+  return 0;
+}
+
+export const VERSION = "0.1.0";
+
+/** Basename of argv[0] as invoked (a symlink's own name, unlike Deno.execPath()). */
+function invokedAs(): string {
+  return process.argv0.split("/").pop() ?? "";
+}
+
+async function dispatch(args: string[]): Promise<number> {
+  if (invokedAs() === "prismnet" || Deno.env.get("CNI_COMMAND") !== undefined) {
+    return (await import("./cni/plugin.ts")).main();
+  }
+  const [command, ...rest] = args;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    const out = usage();
+    if (command === undefined) {
+      console.error(out);
+      return 2;
+    }
+    console.log(out);
+    return 0;
+  }
+  if (command === "--version") return printVersion();
+  const face = FACES[command];
+  if (!face) {
+    console.error(`k8shost: unknown command "${command}"\n\n${usage()}`);
+    return 2;
+  }
+  return (await face.load())(rest);
+}
+
+if (import.meta.main) {
+  Deno.exit(await dispatch(Deno.args));
+}

@@ -1,0 +1,30 @@
+import { bool, duration, int, obj, path, str } from "../schema.ts";
+import { serviceClientFields } from "./common.ts";
+
+export const prismnetSection = obj("PrismNET pod networking (CNI).", {
+  enable: bool("Install the prismnet CNI plugin and run the node network daemon.", true),
+  ...serviceClientFields("PrismNET", "prismnet-server:5000"),
+  mtu: int("Pod interface MTU.", { default: 1400, min: 576, max: 65535 }),
+  bridge: str("Linux bridge holding the pod gateway (standalone mode).", {
+    default: "prismnet0",
+    pattern: /^[A-Za-z0-9_.-]{1,15}$/,
+    patternDoc: "an interface name of at most 15 characters",
+  }),
+  namespaceSubnetPrefix: int("Prefix length of each namespace's subnet carved from clusterCIDR.", {
+    default: 24,
+    min: 8,
+    max: 126,
+  }),
+  socket: path("Unix socket of the node daemon that the CNI plugin talks to.", "/run/k8shost/prismnet.sock"),
+  cniBinDir: path("Directory for the prismnet symlink (default: k3s.cniBinDir)."),
+  cniConfDir: path("Directory for 10-prismnet.conflist (default: k3s.cniConfDir)."),
+  sweepInterval: duration("How often leaked leases and links are swept.", "5m", 1000),
+  ovn: obj("OVN mode (empty northbound: standalone Linux bridge).", {
+    northbound: str("OVN NB DB (`tcp:host:6641` or `unix:/path`).", { default: "" }),
+    southbound: str("OVN SB DB (`tcp:host:6642` or `unix:/path`).", { default: "" }),
+    encapType: str("Tunnel encapsulation.", { default: "geneve", oneOf: ["geneve", "vxlan", "stt"] }),
+    encapIp: str("Tunnel endpoint IP of this node (default: node IP).", { default: "" }),
+    integrationBridge: str("OVS integration bridge.", { default: "br-int" }),
+    ovsdb: str("Local ovsdb-server socket.", { default: "unix:/var/run/openvswitch/db.sock" }),
+  }),
+});
