@@ -33,7 +33,7 @@ const FACES: Record<string, { summary: string; load: () => Promise<Face> }> = {
   },
   version: {
     summary: "print the version",
-    load: () => Promise.resolve(() => Promise.resolve(printVersion())),
+    load: () => Promise.resolve((args) => Promise.resolve(printVersion(args))),
   },
 };
 
@@ -52,8 +52,10 @@ function usage(): string {
   ].join("\n");
 }
 
-function printVersion(): number {
-  console.log(`k8shost ${VERSION} (deno ${Deno.version.deno})`);
+function printVersion(args: string[] = []): number {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log("usage: k8shost version\n\nPrint the k8shost and Deno versions.");
+  } else console.log(`k8shost ${VERSION} (deno ${Deno.version.deno})`);
   return 0;
 }
 
@@ -69,6 +71,9 @@ async function dispatch(args: string[]): Promise<number> {
     return (await import("./cni/plugin.ts")).main();
   }
   const [command, ...rest] = args;
+  if (command === "help" && rest[0] !== undefined && Object.hasOwn(FACES, rest[0])) {
+    return (await FACES[rest[0]].load())(["--help"]);
+  }
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     const out = usage();
     if (command === undefined) {
@@ -79,7 +84,8 @@ async function dispatch(args: string[]): Promise<number> {
     return 0;
   }
   if (command === "--version") return printVersion();
-  const face = FACES[command];
+  // hasOwn: "toString" or "constructor" are unknown commands, not Object.prototype members.
+  const face = Object.hasOwn(FACES, command) ? FACES[command] : undefined;
   if (!face) {
     console.error(`k8shost: unknown command "${command}"\n\n${usage()}`);
     return 2;

@@ -44,6 +44,11 @@ export interface IpSpec extends Base<string> {
 export interface PathSpec extends Base<string> {
   kind: "path";
   allowEmpty?: boolean;
+  /**
+   * k8shost creates this file itself. Keys ending in `File`/`Files` otherwise name inputs that
+   * must be readable when set (checked by `config check`).
+   */
+  written?: boolean;
 }
 export interface ListSpec<E extends Spec = Spec> extends Base<unknown[]> {
   kind: "list";
@@ -94,14 +99,22 @@ export const duration = (doc: string, dflt: string, min = 0): DurationSpec => ({
   default: parseDuration(dflt)!,
   min,
 });
-export const cidr = (doc: string, dflt?: string): CidrSpec => ({ kind: "cidr", doc, default: dflt });
+export const cidr = (doc: string, dflt?: string): CidrSpec => ({
+  kind: "cidr",
+  doc,
+  default: dflt,
+});
 export const ip = (doc: string, dflt = ""): IpSpec => ({
   kind: "ip",
   doc,
   default: dflt,
   allowEmpty: true,
 });
-export const path = (doc: string, dflt = "", o: { secret?: boolean } = {}): PathSpec => ({
+export const path = (
+  doc: string,
+  dflt = "",
+  o: { secret?: boolean; written?: boolean } = {},
+): PathSpec => ({
   kind: "path",
   doc,
   default: dflt,
@@ -120,10 +133,12 @@ export interface ConfigIssue {
   path: string;
   value: unknown;
   expected: string;
+  /** Replaces the JSON of `value` in the message (e.g. "(unparseable)"). */
+  shown?: string;
 }
 
 export function formatIssue(i: ConfigIssue): string {
-  const shown = i.value === undefined ? "(missing)" : JSON.stringify(i.value);
+  const shown = i.shown ?? (i.value === undefined ? "(missing)" : JSON.stringify(i.value));
   return `${i.path}: ${shown} — expected ${i.expected}`;
 }
 
@@ -165,9 +180,13 @@ export function validate(spec: Spec, raw: unknown, at: string, issues: ConfigIss
   };
   switch (spec.kind) {
     case "string": {
-      if (typeof raw !== "string") return bad(spec.oneOf ? `one of ${spec.oneOf.join(", ")}` : "a string");
+      if (typeof raw !== "string") {
+        return bad(spec.oneOf ? `one of ${spec.oneOf.join(", ")}` : "a string");
+      }
       if (spec.oneOf && !spec.oneOf.includes(raw)) return bad(`one of ${spec.oneOf.join(", ")}`);
-      if (spec.pattern && !spec.pattern.test(raw)) return bad(spec.patternDoc ?? `to match ${spec.pattern}`);
+      if (spec.pattern && !spec.pattern.test(raw)) {
+        return bad(spec.patternDoc ?? `to match ${spec.pattern}`);
+      }
       return raw;
     }
     case "int": {
@@ -189,11 +208,15 @@ export function validate(spec: Spec, raw: unknown, at: string, issues: ConfigIss
     case "duration": {
       const ms = parseDuration(raw);
       if (ms === undefined) return bad('a duration such as "500ms", "30s", "2m" or "1h"');
-      if (spec.min !== undefined && ms < spec.min) return bad(`at least ${formatDuration(spec.min)}`);
+      if (spec.min !== undefined && ms < spec.min) {
+        return bad(`at least ${formatDuration(spec.min)}`);
+      }
       return ms;
     }
     case "cidr":
-      if (typeof raw !== "string" || !isCidr(raw)) return bad('a CIDR such as "10.0.0.0/16" or "fd00::/64"');
+      if (typeof raw !== "string" || !isCidr(raw)) {
+        return bad('a CIDR such as "10.0.0.0/16" or "fd00::/64"');
+      }
       return raw;
     case "ip":
       if (typeof raw !== "string") return bad("an IP address");
@@ -206,7 +229,9 @@ export function validate(spec: Spec, raw: unknown, at: string, issues: ConfigIss
       if (!raw.startsWith("/")) return bad("an absolute path");
       return raw;
     case "list": {
-      const items = typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : raw;
+      const items = typeof raw === "string"
+        ? raw.split(",").map((s) => s.trim()).filter(Boolean)
+        : raw;
       if (!Array.isArray(items)) return bad("a list");
       return items.map((item, i) => validate(spec.of, item, `${at}[${i}]`, issues));
     }
@@ -218,11 +243,15 @@ function validateObject(spec: ObjectSpec, raw: unknown, at: string, issues: Conf
   let input: Record<string, unknown> = {};
   if (raw !== undefined && raw !== null) {
     if (typeof raw !== "object" || Array.isArray(raw)) {
-      issues.push({ path: at || "(top level)", value: raw, expected: "a mapping of keys to values" });
+      issues.push({
+        path: at || "(top level)",
+        value: raw,
+        expected: "a mapping of keys to values",
+      });
     } else input = raw as Record<string, unknown>;
   }
   for (const key of Object.keys(input)) {
-    if (!(key in spec.fields)) {
+    if (!Object.hasOwn(spec.fields, key)) {
       const guess = didYouMean(key, Object.keys(spec.fields));
       issues.push({
         path: join(at, key),
@@ -250,10 +279,12 @@ export function didYouMean(word: string, candidates: string[]): string | undefin
     const d = levenshtein(word.toLowerCase(), c.toLowerCase());
     if (d < bestScore) [best, bestScore] = [c, d];
   }
-  return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3))
+    ? best
+    : undefined;
 }
 
-function levenshtein(a: string, b: string): number {
+export function levenshtein(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0];
@@ -276,7 +307,9 @@ export function* leaves(spec: Spec, at = ""): Generator<[string, Exclude<Spec, O
 
 /** `networking.clusterCIDR` → `K8SHOST_NETWORKING_CLUSTER_CIDR`. */
 export function envName(dotted: string): string {
-  return "K8SHOST_" + dotted.split(".").map((p) =>
-    p.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2").toUpperCase()
-  ).join("_");
+  return "K8SHOST_" +
+    dotted.split(".").map((p) =>
+      p.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
+        .toUpperCase()
+    ).join("_");
 }

@@ -5,8 +5,15 @@ export const coreFields = {
     default: "server",
     oneOf: ["server", "agent"],
   }),
-  dataDir: path("State directory: k3s data, embedded services' state, generated keys.", "/var/lib/k8shost"),
-  nodeName: str("This node's name (default: the host name).", { default: "" }),
+  dataDir: path(
+    "State directory: k3s data, embedded services' state, generated keys.",
+    "/var/lib/k8shost",
+  ),
+  nodeName: str("This node's name (default: the host name).", {
+    default: "",
+    pattern: /^(|[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$/,
+    patternDoc: "a lowercase DNS name such as node-1",
+  }),
   datastore: str("k3s datastore: embedded `sqlite` (one server) or `etcd` (HA).", {
     default: "sqlite",
     oneOf: ["sqlite", "etcd"],
@@ -20,7 +27,9 @@ export const coreFields = {
   tokenFile: path("File holding the cluster join token (`--token-file`).", "", { secret: true }),
   disableComponents: list(
     "k3s packaged components to disable.",
-    str("component", { oneOf: ["servicelb", "traefik", "flannel", "local-storage", "coredns", "metrics-server"] }),
+    str("component", {
+      oneOf: ["servicelb", "traefik", "flannel", "local-storage", "coredns", "metrics-server"],
+    }),
     ["servicelb", "traefik", "flannel", "local-storage"],
   ),
   networking: obj("Cluster networking.", {
@@ -28,10 +37,13 @@ export const coreFields = {
     clusterCIDR: cidr("CIDR for pod IPs.", "10.244.0.0/16"),
     clusterDomain: str("Cluster DNS domain.", {
       default: "cluster.local",
-      pattern: /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+      pattern:
+        /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
       patternDoc: "a DNS domain such as cluster.local",
     }),
-    clusterDNS: ip("IP of the cluster DNS service given to kubelet (default: 10th IP of serviceCIDR)."),
+    clusterDNS: ip(
+      "IP of the cluster DNS service given to kubelet (default: 10th IP of serviceCIDR).",
+    ),
     nodePortRange: str("NodePort range.", {
       default: "30000-32767",
       pattern: /^\d{1,5}-\d{1,5}$/,
@@ -40,7 +52,10 @@ export const coreFields = {
     bindAddress: ip("Address the API server binds.", "0.0.0.0"),
     advertiseAddress: ip("Address the API server advertises (default: k3s's choice)."),
     nodeIP: ip("This node's IP (`--node-ip`; default: k3s's choice)."),
-    tlsSans: list("Extra names/IPs in the API server certificate (`--tls-san`).", str("name or IP")),
+    tlsSans: list(
+      "Extra names/IPs in the API server certificate (`--tls-san`).",
+      str("name or IP"),
+    ),
   }),
   auditLog: obj("API server audit log.", {
     enable: bool("Write an audit log.", true),
@@ -53,8 +68,14 @@ export const coreFields = {
     bin: str("k3s executable (name on PATH or absolute path).", { default: "k3s" }),
     extraArgs: list("Extra arguments appended to the k3s command line.", str("argument")),
     kubeletDir: path("kubelet root dir.", "/var/lib/kubelet"),
-    cniBinDir: path("Where containerd looks for CNI plugins (k3s default).", "/var/lib/rancher/k3s/data/cni"),
-    cniConfDir: path("Where containerd reads CNI configs (k3s default).", "/var/lib/rancher/k3s/agent/etc/cni/net.d"),
+    cniBinDir: path(
+      "Where containerd looks for CNI plugins. Empty: `<dataDir>/k3s/data/cni`, where k3s " +
+        "(>= 1.31, `--flannel-backend=none`) points containerd; k3s has no flag to move it.",
+    ),
+    cniConfDir: path(
+      "Where containerd reads CNI configs. Empty: `<dataDir>/k3s/agent/etc/cni/net.d`, where " +
+        "k3s points containerd; k3s has no flag to move it.",
+    ),
     readyTimeout: duration("How long to wait for k3s to become ready before failing.", "5m", 1000),
     stopGrace: duration("Grace period between SIGTERM and SIGKILL for k3s.", "30s", 0),
     restartBackoff: duration("First restart delay after a crash (doubles per crash).", "1s", 0),

@@ -15,14 +15,31 @@ export const prismnetSection = obj("PrismNET pod networking (CNI).", {
     min: 8,
     max: 126,
   }),
-  socket: path("Unix socket of the node daemon that the CNI plugin talks to.", "/run/k8shost/prismnet.sock"),
+  socket: path(
+    "Unix socket of the node daemon that the CNI plugin talks to.",
+    "/run/k8shost/prismnet.sock",
+  ),
   cniBinDir: path("Directory for the prismnet symlink (default: k3s.cniBinDir)."),
   cniConfDir: path("Directory for 10-prismnet.conflist (default: k3s.cniConfDir)."),
   sweepInterval: duration("How often leaked leases and links are swept.", "5m", 1000),
+  gcGrace: duration(
+    "Attachments and leases younger than this are never released by GC or the sweep (an ADD may be racing).",
+    "1m",
+    0,
+  ),
+  pluginTimeout: duration(
+    "How long the CNI plugin waits for the node daemon before failing with code 11 (try again later).",
+    "60s",
+    1000,
+  ),
+  chainPortmap: bool("Chain the `portmap` plugin (hostPort support) after prismnet in the conflist.", true),
   ovn: obj("OVN mode (empty northbound: standalone Linux bridge).", {
     northbound: str("OVN NB DB (`tcp:host:6641` or `unix:/path`).", { default: "" }),
     southbound: str("OVN SB DB (`tcp:host:6642` or `unix:/path`).", { default: "" }),
-    encapType: str("Tunnel encapsulation.", { default: "geneve", oneOf: ["geneve", "vxlan", "stt"] }),
+    encapType: str("Tunnel encapsulation.", {
+      default: "geneve",
+      oneOf: ["geneve", "vxlan", "stt"],
+    }),
     encapIp: str("Tunnel endpoint IP of this node (default: node IP).", { default: "" }),
     integrationBridge: str("OVS integration bridge.", { default: "br-int" }),
     ovsdb: str("Local ovsdb-server socket.", { default: "unix:/var/run/openvswitch/db.sock" }),
