@@ -13,6 +13,27 @@ import {
 import { configSpec } from "../mod/config/spec.ts";
 
 export const REFERENCE_FILE = new URL("../docs/config-reference.md", import.meta.url).pathname;
+export const README_FILE = new URL("../README.md", import.meta.url).pathname;
+
+const START = "<!-- config-reference:start -->";
+const END = "<!-- config-reference:end -->";
+
+/**
+ * README.md carries the same reference between two markers (its sections one heading level
+ * down), so the README documents every key without a second hand-kept copy.
+ */
+export function withReadmeReference(readme: string, reference: string): string {
+  const a = readme.indexOf(START);
+  const b = readme.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`README.md lacks the ${START} ... ${END} markers`);
+  const body = reference
+    .split("\n")
+    .filter((line) => !line.startsWith("# "))
+    .map((line) => (line.startsWith("## ") ? `#${line}` : line))
+    .join("\n")
+    .trim();
+  return `${readme.slice(0, a + START.length)}\n\n${body}\n\n${readme.slice(b)}`;
+}
 
 type Leaf = Exclude<Spec, ObjectSpec>;
 
@@ -115,17 +136,21 @@ export async function formatMarkdown(text: string): Promise<string> {
 
 if (import.meta.main) {
   const want = await formatMarkdown(renderConfigReference());
-  if (Deno.args.includes("--check")) {
-    const have = await Deno.readTextFile(REFERENCE_FILE).catch(() => "");
-    if (have !== want) {
-      console.error(`${REFERENCE_FILE} is out of date: run \`deno task gen-config-doc\``);
-      Deno.exit(1);
+  const readme = await Deno.readTextFile(README_FILE);
+  const wantReadme = await formatMarkdown(withReadmeReference(readme, want));
+  for (const [file, content] of [[REFERENCE_FILE, want], [README_FILE, wantReadme]]) {
+    if (Deno.args.includes("--check")) {
+      const have = await Deno.readTextFile(file).catch(() => "");
+      if (have !== content) {
+        console.error(`${file} is out of date: run \`deno task gen-config-doc\``);
+        Deno.exit(1);
+      }
+      console.log(`${file} is up to date`);
+    } else {
+      const tmp = `${file}.tmp`;
+      await Deno.writeTextFile(tmp, content);
+      await Deno.rename(tmp, file);
+      console.log(`wrote ${file}`);
     }
-    console.log(`${REFERENCE_FILE} is up to date`);
-  } else {
-    const tmp = `${REFERENCE_FILE}.tmp`;
-    await Deno.writeTextFile(tmp, want);
-    await Deno.rename(tmp, REFERENCE_FILE);
-    console.log(`wrote ${REFERENCE_FILE}`);
   }
 }

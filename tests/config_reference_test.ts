@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import {
   formatMarkdown,
+  README_FILE,
   REFERENCE_FILE,
   renderConfigReference,
+  withReadmeReference,
 } from "../scripts/gen-config-doc.ts";
 import { envName, leaves } from "../mod/config/schema.ts";
 import { configSpec } from "../mod/config/spec.ts";
@@ -26,4 +28,13 @@ Deno.test("config reference: every leaf appears with its env variable", () => {
     assert.ok(text.includes(`| \`${at}\` |`), at);
     assert.ok(text.includes(`\`${envName(at)}\``), envName(at));
   }
+});
+
+Deno.test("config reference: README.md carries the current reference", async () => {
+  const reference = await formatMarkdown(renderConfigReference());
+  const readme = await Deno.readTextFile(README_FILE);
+  assert.ok(
+    readme === await formatMarkdown(withReadmeReference(readme, reference)),
+    "README.md's configuration reference is out of date: run `deno task gen-config-doc`",
+  );
 });
