@@ -2,8 +2,6 @@
  * k8shost: one program, several faces. This file only dispatches; each face is loaded lazily
  * so that the CNI face (invoked as `prismnet` by containerd) starts in milliseconds.
  */
-import process from "node:process";
-
 type Face = (args: string[]) => Promise<number>;
 
 const FACES: Record<string, { summary: string; load: () => Promise<Face> }> = {
@@ -61,9 +59,20 @@ function printVersion(args: string[] = []): number {
 
 export const VERSION = "0.1.0";
 
-/** Basename of argv[0] as invoked (a symlink's own name, unlike Deno.execPath()). */
+/**
+ * Basename of argv[0] as invoked (a symlink's own name, unlike Deno.execPath()). This is what
+ * `process.argv0` holds, read from /proc instead: importing node:process starts Deno's Node
+ * compatibility layer, ~20 ms that the CNI face would pay on every pod network operation.
+ */
 function invokedAs(): string {
-  return process.argv0.split("/").pop() ?? "";
+  try {
+    const cmdline = Deno.readFileSync("/proc/self/cmdline");
+    const end = cmdline.indexOf(0);
+    const argv0 = new TextDecoder().decode(end < 0 ? cmdline : cmdline.subarray(0, end));
+    return argv0.slice(argv0.lastIndexOf("/") + 1);
+  } catch {
+    return "";
+  }
 }
 
 async function dispatch(args: string[]): Promise<number> {
