@@ -32,7 +32,10 @@ export const prismnetSection = obj("PrismNET pod networking (CNI).", {
     "60s",
     1000,
   ),
-  chainPortmap: bool("Chain the `portmap` plugin (hostPort support) after prismnet in the conflist.", true),
+  chainPortmap: bool(
+    "Chain the `portmap` plugin (hostPort support) after prismnet in the conflist.",
+    true,
+  ),
   ovn: obj("OVN mode (empty northbound: standalone Linux bridge).", {
     northbound: str("OVN NB DB (`tcp:host:6641` or `unix:/path`).", { default: "" }),
     southbound: str("OVN SB DB (`tcp:host:6642` or `unix:/path`).", { default: "" }),
@@ -43,5 +46,18 @@ export const prismnetSection = obj("PrismNET pod networking (CNI).", {
     encapIp: str("Tunnel endpoint IP of this node (default: node IP).", { default: "" }),
     integrationBridge: str("OVS integration bridge.", { default: "br-int" }),
     ovsdb: str("Local ovsdb-server socket.", { default: "unix:/var/run/openvswitch/db.sock" }),
+    datapathType: str(
+      "Datapath of the integration bridge: `system` (kernel module) or `netdev` (userspace; TX checksum offload is then turned off on pod veths).",
+      { default: "system", oneOf: ["system", "netdev"] },
+    ),
+    configureChassis: bool(
+      "Write ovn-remote, ovn-encap-type/ip, ovn-bridge and system-id (the node name) into the local Open_vSwitch table for ovn-controller.",
+      true,
+    ),
+    portUpTimeout: duration(
+      "How long CNI ADD waits for the pod's logical switch port to come up (ovn-controller bound it).",
+      "30s",
+      1000,
+    ),
   }),
 });
