@@ -162,8 +162,19 @@ export const createCsiNodePart: PartFactory = (ctx) => {
         driverName: cfg.driverName,
         probe: () => Promise.resolve(announced),
       });
+      // A server is also a node: there its kubelet socket serves Identity, Controller and
+      // Node together, as one CSI endpoint (the controller part keeps its own socket for the
+      // built-in provisioner/attacher/resizer).
+      const controller = ctx.role === "server"
+        ? controllerService({
+          backend,
+          defaultVolumeBytes: cfg.defaultVolumeSize,
+          maxVolumeBytes: cfg.maxVolumeSize,
+        })
+        : undefined;
       server = await startCsiEndpoint(`unix://${cfg.socket}`, {
         identity,
+        controller,
         node: nodeService(opts),
       });
       registration = await startRegistration({

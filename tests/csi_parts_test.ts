@@ -86,6 +86,17 @@ Deno.test("csi node part registers with kubelet through plugins_registry", async
     );
     assert.equal(ni.node_id, "khcsi-part-node");
     assert.equal(Number(ni.max_volumes_per_node), 64);
+    // On a server (also a node) the same socket serves the Controller service too.
+    const ctrl = makeClient(serviceClient("csi.proto", "csi.v1.Controller"), {
+      endpoint: `unix://${info.endpoint}`,
+    });
+    const caps = await call<{ capabilities: Array<{ rpc: { type: string } }> }>(
+      ctrl,
+      "ControllerGetCapabilities",
+      {},
+    );
+    assert.ok(caps.capabilities.some((c) => c.rpc?.type === "CREATE_DELETE_VOLUME"));
+    ctrl.close();
     await call(reg, "NotifyRegistrationStatus", {
       plugin_registered: false,
       error: "version mismatch",
