@@ -7,6 +7,7 @@ import type { KubeApi } from "../kube/api.ts";
 import { createEventRecorder, createKubeApi, createLeaderElector, RESOURCES } from "../kube/mod.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { Part } from "../part/mod.ts";
+import { clusterDnsIp } from "../k3s/layout.ts";
 import { runTenancyController } from "./controller.ts";
 import { projectCrd } from "./project.ts";
 import { PROJECTS } from "./resources.ts";
@@ -36,7 +37,7 @@ export async function installProjectCrd(api: KubeApi, timeoutMs = 30_000): Promi
 }
 
 function clusterDnsAddress(ctx: PartContext): string | undefined {
-  return ctx.config.networking.clusterDNS || undefined;
+  return clusterDnsIp(ctx.config);
 }
 
 export const createTenancyPart: PartFactory = (ctx) => {
