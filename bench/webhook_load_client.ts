@@ -1,0 +1,94 @@
+/**
+ * Load generator of bench/webhook_load.ts (its own process, so the server keeps its core):
+ * sends kube-apiserver-shaped TokenReviews over HTTPS keep-alive with the apiserver's client
+ * certificate, `concurrency` requests in flight, and prints one JSON line of results.
+ * With a rate (requests/s) it is open loop instead: requests start on schedule (still at most
+ * `concurrency` in flight, on as many kept-alive connections) and latency counts from the
+ * scheduled start, so a stalled server or a full pipe is not hidden.
+ *
+ * args: url kubeconfigDir tokensFile concurrency requests warmup [rate]
+ */
+const [url, dir, tokensFile, concArg, totalArg, warmArg, rateArg] = Deno.args;
+const rate = Number(rateArg ?? 0);
+const tokens = (await Deno.readTextFile(tokensFile)).split("\n").filter(Boolean);
+const concurrency = Number(concArg);
+const total = Number(totalArg);
+const warmup = Number(warmArg);
+const client = Deno.createHttpClient({
+  caCerts: [await Deno.readTextFile(`${dir}/ca.crt`)],
+  cert: await Deno.readTextFile(`${dir}/apiserver-client.crt`),
+  key: await Deno.readTextFile(`${dir}/apiserver-client.key`),
+  poolMaxIdlePerHost: concurrency,
+});
+const headers = {
+  "content-type": "application/json",
+  accept: "application/json, */*",
+  "user-agent": "kube-apiserver/v1.31.4+k3s1 (linux/amd64) kubernetes/a6d5bd2",
+};
+const bodies = tokens.map((token) =>
+  JSON.stringify({
+    kind: "TokenReview",
+    apiVersion: "authentication.k8s.io/v1",
+    metadata: { creationTimestamp: null },
+    spec: { token, audiences: ["https://kubernetes.default.svc.cluster.local", "k3s"] },
+    status: { user: {} },
+  })
+);
+
+let next = 0;
+let failures = 0;
+const latencies: number[] = [];
+
+async function one(i: number, record: boolean, scheduled?: number) {
+  const t0 = scheduled ?? performance.now();
+  const res = await fetch(url, {
+    method: "POST",
+    headers,
+    body: bodies[i % bodies.length],
+    client,
+  });
+  const body = await res.json();
+  if (res.status !== 200 || body.status?.authenticated !== true) failures++;
+  if (record) latencies.push(performance.now() - t0);
+}
+
+async function run(count: number, record: boolean) {
+  next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) await one(record ? warmup + next++ : next++, record);
+  }));
+}
+
+/** Open loop: request k starts at started + k/rate. */
+async function runAtRate(count: number) {
+  const started = performance.now();
+  const inflight = new Set<Promise<void>>();
+  for (let k = 0; k < count; k++) {
+    const at = started + (k * 1000) / rate;
+    const wait = at - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    while (inflight.size >= concurrency) await Promise.race(inflight);
+    const p = one(warmup + k, true, at).finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+}
+
+await run(warmup, false);
+const started = performance.now();
+if (rate > 0) await runAtRate(total);
+else await run(total, true);
+const seconds = (performance.now() - started) / 1000;
+latencies.sort((a, b) => a - b);
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+console.log(JSON.stringify({
+  requests: total,
+  seconds,
+  rps: total / seconds,
+  p50: pct(0.5),
+  p99: pct(0.99),
+  max: latencies[latencies.length - 1],
+  failures,
+}));
+client.close();
