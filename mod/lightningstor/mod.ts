@@ -3,13 +3,13 @@
  * embedded implementation k8shost serves when no LightningStor endpoint is configured.
  */
 import {
-  isLocalEndpoint,
   loadProto,
   type RunningServer,
   serviceClient,
   startServer,
   unaryHandlers,
 } from "../grpc/mod.ts";
+import { clientOptionsFromSection } from "../grpc/section.ts";
 import type { Config } from "../config/spec.ts";
 import { LightningstorClient } from "./client.ts";
 import { EmbeddedVolumeService } from "./service.ts";
@@ -76,20 +76,5 @@ export function embeddedTarget(config: Config): string {
 export async function clientFromConfig(config: Config): Promise<LightningstorClient> {
   const c = config.lightningstor;
   if (!c.endpoint) return new LightningstorClient({ endpoint: embeddedTarget(config) }, c.timeout);
-  const read = (p: string) => (p ? Deno.readFile(p) : Promise.resolve(undefined));
-  const [caPem, certPem, keyPem] = await Promise.all([
-    read(c.caFile),
-    read(c.certFile),
-    read(c.keyFile),
-  ]);
-  const tokenFile = c.tokenFile;
-  return new LightningstorClient({
-    endpoint: c.endpoint,
-    caPem,
-    certPem,
-    keyPem,
-    // Plaintext only to loopback/unix peers unless `insecure` says otherwise.
-    tls: caPem !== undefined || (!c.insecure && !isLocalEndpoint(c.endpoint)),
-    token: tokenFile ? async () => (await Deno.readTextFile(tokenFile)).trim() : undefined,
-  }, c.timeout);
+  return new LightningstorClient(await clientOptionsFromSection("lightningstor", c), c.timeout);
 }
