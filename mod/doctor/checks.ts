@@ -6,6 +6,7 @@ import { type DoctorCheck, type DoctorContext, fail, type Finding, ok, warn } fr
 import { runCommand, which } from "./host.ts";
 import { kernelChecks } from "./kernel.ts";
 import { dataDirCheck, portsCheck } from "./local.ts";
+import { ovnCheck } from "./ovn.ts";
 
 /** k3s itself must be older than this only with a warning: newer flags are used. */
 const MIN_K3S_MINOR = 28;
@@ -132,6 +133,7 @@ export const DOCTOR_CHECKS: DoctorCheck[] = [
   ...kernelChecks,
   portsCheck,
   dataDirCheck,
+  ovnCheck,
 ];
 
 function firstLine(s: string): string {

@@ -4,7 +4,7 @@
  * CNI socket, the periodic leak sweep, and the CNI install.
  */
 import type { Config } from "../config/spec.ts";
-import { k3sLayout } from "../k3s/layout.ts";
+import { clusterDnsIp, k3sLayout } from "../k3s/layout.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import { AttachmentStore } from "./attachments.ts";
@@ -18,6 +18,7 @@ import { type EmbeddedPrismnet, startEmbeddedPrismnet } from "./ipam/service.ts"
 import { KeyedMutex } from "./lock.ts";
 import { type RepairReport, repairWithReport } from "./reconcile.ts";
 import { noTenant } from "./tenant.ts";
+import { OvnAttacher, type OvnNodeOptions, ovnNodeOptions } from "../ovn/mod.ts";
 
 export interface NodeNetworkOptions {
   /** State root for prismnet: `<dataDir>/prismnet`. */
@@ -50,6 +51,8 @@ export interface NodeNetworkOptions {
   tenantOf?: (namespace: string) => Promise<Tenant>;
   /** Replaces the Linux bridge (OVN mode plugs in here). */
   attacher?: HostAttacher;
+  /** OVN mode (prismnet.ovn.northbound set): pods on br-int with a logical port each. */
+  ovn?: OvnNodeOptions;
 }
 
 /** Node daemon options from the validated config. */
@@ -72,7 +75,8 @@ export function nodeNetworkOptions(config: Config, node: string): NodeNetworkOpt
     callTimeoutMs: p.timeout,
     sweepIntervalMs: p.sweepInterval,
     gcGraceMs: p.gcGrace,
-    dnsServers: config.networking.clusterDNS ? [config.networking.clusterDNS] : [],
+    dnsServers: [clusterDnsIp(config)],
+    ovn: ovnNodeOptions(config, node),
     install: {
       confDir: p.cniConfDir || k3sLayout(config).cniConfDir,
       binDir: p.cniBinDir || k3sLayout(config).cniBinDir,
@@ -90,6 +94,7 @@ export class NodeNetwork {
   embedded?: EmbeddedPrismnet;
   installed?: InstallResult;
   private ipam?: Ipam;
+  private ovnAttacher?: OvnAttacher;
   private server?: SocketServer;
   private timer?: ReturnType<typeof setInterval>;
   private sweeping?: Promise<unknown>;
@@ -125,7 +130,8 @@ export class NodeNetwork {
       insecure: o.insecure,
       timeoutMs: o.callTimeoutMs,
     });
-    const attacher = o.attacher ?? new LinuxBridgeAttacher(o.bridge, o.mtu);
+    if (!o.attacher && o.ovn) this.ovnAttacher = new OvnAttacher(o.ovn, this.log.child("ovn"));
+    const attacher = o.attacher ?? this.ovnAttacher ?? new LinuxBridgeAttacher(o.bridge, o.mtu);
     await attacher.ensureReady();
     this.handler = new CniHandler({
       ipam: this.ipam,
@@ -184,6 +190,8 @@ export class NodeNetwork {
     await this.server?.stop();
     this.ipam?.close();
     await this.embedded?.stop();
+    this.ovnAttacher?.close();
+    this.ovnAttacher = undefined;
     this.server = undefined;
     this.ipam = undefined;
     this.embedded = undefined;

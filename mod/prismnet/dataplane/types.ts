@@ -16,6 +16,8 @@ export interface AttachmentIdentity {
   /** Address with prefix, `10.244.1.5/24`. */
   address: string;
   podMac: string;
+  /** The pod's network namespace (OVN mode turns TX checksum offload off on the pod end). */
+  netns?: string;
 }
 
 export interface HostAttacher {
