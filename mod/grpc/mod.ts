@@ -180,7 +180,8 @@ export function channelCredentials(opts: ClientOptions): grpc.ChannelCredentials
 }
 
 export function isLocalEndpoint(endpoint: string): boolean {
-  return endpoint.startsWith("unix:") || /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(endpoint);
+  return endpoint.startsWith("unix:") ||
+    /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(endpoint);
 }
 
 /**
