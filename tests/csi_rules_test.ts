@@ -20,6 +20,7 @@ import {
   decideVolume,
   driverParameters,
   persistentVolume,
+  withTenant,
 } from "../csi/provisioner/desired.ts";
 import {
   attacherFinalizer,
@@ -363,6 +364,63 @@ Deno.test("provisioner: which claims get a volume, and the request", () => {
     access_mode: { mode: "MULTI_NODE_READER_ONLY" },
   }]);
   assert.deepEqual(driverParameters({ a: "1", "csi.storage.k8s.io/x": "2" }), { a: "1" });
+});
+
+Deno.test("provisioner: a claim's volume carries its namespace's tenant", () => {
+  const ns = (labels?: Record<string, string>): KubeObject => ({
+    metadata: { name: "project-p1", ...(labels ? { labels } : {}) },
+  });
+  const tenantNs = ns({
+    "plasmacloud.io/org-id": "org-1",
+    "plasmacloud.io/project-id": "p1",
+    "plasmacloud.io/tenant-type": "project",
+  });
+  // A class without tenant ids: the namespace's are filled in, the other parameters kept.
+  assert.deepEqual(withTenant({ type: "hdd" }, tenantNs), {
+    ok: true,
+    parameters: { type: "hdd", org_id: "org-1", project_id: "p1" },
+  });
+  // A class naming the same tenant is fine; naming it partly is completed.
+  assert.deepEqual(withTenant({ org_id: "org-1", project_id: "p1" }, tenantNs), {
+    ok: true,
+    parameters: { org_id: "org-1", project_id: "p1" },
+  });
+  assert.deepEqual(withTenant({ org_id: "org-1" }, tenantNs), {
+    ok: true,
+    parameters: { org_id: "org-1", project_id: "p1" },
+  });
+  // A class naming another tenant (org or project) is refused, never silently used.
+  for (
+    const other of [
+      { org_id: "org-2" },
+      { project_id: "p2" },
+      { org_id: "", project_id: "p1" },
+    ] as Record<string, string>[]
+  ) {
+    const r = withTenant(other, tenantNs);
+    assert.equal(r.ok, false, JSON.stringify(other));
+    if (!r.ok) assert.match(r.reason, /does not match namespace project-p1's tenant/);
+  }
+  // An org-only namespace: a class may not pick a project for it.
+  const orgOnly = ns({ "plasmacloud.io/org-id": "org-1" });
+  assert.deepEqual(withTenant({}, orgOnly), { ok: true, parameters: { org_id: "org-1" } });
+  assert.equal(withTenant({ project_id: "p9" }, orgOnly).ok, false);
+  // Platform namespaces (no tenant labels) keep what the class says, including nothing.
+  assert.deepEqual(withTenant({ org_id: "ops", project_id: "infra" }, ns()), {
+    ok: true,
+    parameters: { org_id: "ops", project_id: "infra" },
+  });
+  assert.deepEqual(withTenant({ type: "ssd" }, ns({ team: "x" })), {
+    ok: true,
+    parameters: { type: "ssd" },
+  });
+  // The request decideClaim builds feeds straight in.
+  const d = decideClaim(pvc(), sc(), false, opts);
+  assert.ok(d.action === "provision");
+  assert.deepEqual(withTenant(d.request.parameters as Record<string, string>, tenantNs), {
+    ok: true,
+    parameters: { type: "ssd", org_id: "org-1", project_id: "p1" },
+  });
 });
 
 Deno.test("provisioner: the PV for a volume, and reclaim decisions", () => {

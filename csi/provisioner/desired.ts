@@ -121,6 +121,49 @@ export function decideClaim(
   return { action: "provision", request, pvName: pvNameFor(pvc) };
 }
 
+/** Labels the tenancy controller puts on a project's namespace (mod/tenancy/desired.ts). */
+export const TENANT_LABELS = {
+  org_id: "plasmacloud.io/org-id",
+  project_id: "plasmacloud.io/project-id",
+};
+
+export type TenantDecision =
+  | { ok: true; parameters: Record<string, string> }
+  | { ok: false; reason: string };
+
+/**
+ * The CreateVolume parameters carrying the claim's tenant. A namespace labelled by tenancy bills
+ * its volumes to its own org and project: the ids are filled in from its labels, and a class that
+ * names a different tenant is refused rather than overridden, so a class shared by several
+ * tenants can never provision one tenant's claim into another's account and a misconfigured
+ * class is visible instead of silently ignored. A namespace without tenant labels (a platform
+ * namespace) keeps whatever the class says.
+ */
+export function withTenant(
+  parameters: Record<string, string>,
+  namespace: KubeObject | undefined,
+): TenantDecision {
+  const labels = namespace?.metadata.labels ?? {};
+  const tenant = Object.values(TENANT_LABELS).some((l) => labels[l] !== undefined);
+  if (!tenant) return { ok: true, parameters };
+  const out = { ...parameters };
+  for (const [param, label] of Object.entries(TENANT_LABELS)) {
+    const own = labels[label] ?? "";
+    if (parameters[param] !== undefined && parameters[param] !== own) {
+      return {
+        ok: false,
+        reason: `storage class parameter ${param}=${JSON.stringify(parameters[param])} does ` +
+          `not match namespace ${namespace!.metadata.name}'s tenant (${label}=${
+            JSON.stringify(own)
+          }); a claim is provisioned only into its own namespace's tenant`,
+      };
+    }
+    if (own) out[param] = own;
+    else delete out[param];
+  }
+  return { ok: true, parameters: out };
+}
+
 // deno-lint-ignore no-explicit-any
 type CsiVolume = any;
 

@@ -13,6 +13,7 @@ import {
   persistentVolume,
   type ProvisionOptions,
   PV_FINALIZER,
+  withTenant,
 } from "./desired.ts";
 
 export interface ProvisionerDeps {
@@ -46,9 +47,19 @@ export async function reconcileClaim(d: ProvisionerDeps, key: string): Promise<v
     sourceHandle(d, pvc),
   );
   if (decision.action === "skip") return;
+  const namespace = pvc.metadata.namespace ?? "default";
+  // Read fresh, not from a cache: the tenant decides whose account the volume is billed to.
+  const ns = await d.api.tryGet(RESOURCES.namespaces, namespace);
+  if (!ns) return; // The namespace (and with it the claim) is going away.
+  const tenant = withTenant(decision.request.parameters as Record<string, string>, ns);
+  if (!tenant.ok) {
+    // Not retried on its own: a class's parameters are immutable; the resync revisits it.
+    await d.events.event(pvc, "Warning", "ProvisioningFailed", tenant.reason).catch(() => {});
+    return;
+  }
   let res;
   try {
-    res = await d.csi.createVolume(decision.request);
+    res = await d.csi.createVolume({ ...decision.request, parameters: tenant.parameters });
   } catch (err) {
     await d.events.event(
       pvc,

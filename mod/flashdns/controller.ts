@@ -1,7 +1,8 @@
 /**
  * The FlashDNS controller loop: informers on Services, EndpointSlices and Pods feed "dirty
- * sources"; one de-duplicated queue key coalesces bursts into a single diff-and-batch flush; a
- * periodic full resync (list what FlashDNS holds under our owner label, recompute everything)
+ * sources" (Namespaces too: their tenant labels are on every record of their objects); one
+ * de-duplicated queue key coalesces bursts into a single diff-and-batch flush; a periodic full
+ * resync (list what FlashDNS holds under our owner label, recompute everything)
  * repairs drift. All state is rebuilt from the informer caches and the backend listing.
  */
 import type { Informer, KubeApi, KubeObject } from "../kube/api.ts";
@@ -20,6 +21,7 @@ import {
   type Service,
   SERVICE_NAME_LABEL,
   serviceRecords,
+  tenantOf,
 } from "./desired.ts";
 import type { RecordSet } from "./records.ts";
 import { RecordSyncer } from "./reconcile.ts";
@@ -61,6 +63,10 @@ export function runFlashdnsController(
     metrics: opts.metrics,
   });
   const pods = createInformer<Pod>(api, { ref: RESOURCES.pods, metrics: opts.metrics });
+  const namespaces = createInformer<KubeObject>(api, {
+    ref: RESOURCES.namespaces,
+    metrics: opts.metrics,
+  });
   const syncer = new RecordSyncer({
     client: opts.client,
     zones: [opts.desired.domain, REVERSE_V4, REVERSE_V6],
@@ -131,15 +137,26 @@ export function runFlashdnsController(
     delete: (p) => mark(`pod/${nsName(p).join("/")}`),
   });
 
+  // A namespace's tenant can be seen after its objects (separate watches) or change later:
+  // every source in it is recomputed then.
+  const tenantChanged = (o: KubeObject | undefined, n: KubeObject) => {
+    if (JSON.stringify(tenantOf(o)) === JSON.stringify(tenantOf(n))) return;
+    const ns = n.metadata.name ?? "";
+    for (const s of services.byNamespace(ns)) mark(svcKey(...nsName(s)));
+    for (const p of pods.byNamespace(ns)) mark(`pod/${nsName(p).join("/")}`);
+  };
+  namespaces.on({ add: (n) => tenantChanged(undefined, n), update: tenantChanged });
+
   const sourceRecords = (source: string): RecordSet[] => {
     const [kind, ns, name] = source.split("/");
+    const tenant = tenantOf(namespaces.get(ns));
     if (kind === "svc") {
       const svc = services.get(`${ns}/${name}`);
       const sl = [...(slicesBySvc.get(source)?.values() ?? [])];
-      return svc ? serviceRecords(svc, sl, opts.desired) : [];
+      return svc ? serviceRecords(svc, sl, opts.desired, tenant) : [];
     }
     const pod = pods.get(`${ns}/${name}`);
-    return pod ? podRecords(pod, opts.desired) : [];
+    return pod ? podRecords(pod, opts.desired, tenant) : [];
   };
 
   const allSources = (): Map<string, RecordSet[]> => {
@@ -183,8 +200,9 @@ export function runFlashdnsController(
   };
 
   const ready = (async () => {
-    for (const inf of [services, slices, pods] as Informer<KubeObject>[]) inf.start(signal);
-    await Promise.all([services.synced(), slices.synced(), pods.synced()]);
+    const all = [services, slices, pods, namespaces] as Informer<KubeObject>[];
+    for (const inf of all) inf.start(signal);
+    await Promise.all(all.map((i) => i.synced()));
     // The first resync must succeed before incremental flushes make sense; retry with backoff.
     for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
       try {
@@ -227,6 +245,7 @@ export function runFlashdnsController(
         services.stopped(),
         slices.stopped(),
         pods.stopped(),
+        namespaces.stopped(),
       ]);
     },
   };

@@ -61,14 +61,45 @@ export interface DesiredContext {
   owner: string;
 }
 
-/** Labels that mark a set as ours and say which object it came from. */
+/** The PlasmaCloud tenant owning a namespace, from the labels tenancy puts on it. */
+export interface Tenant {
+  orgId: string;
+  projectId: string;
+}
+export const TENANT_NAMESPACE_LABELS = {
+  org: "plasmacloud.io/org-id",
+  project: "plasmacloud.io/project-id",
+};
+
+export function tenantOf(namespace: KubeObject | undefined): Tenant | undefined {
+  const l = namespace?.metadata.labels ?? {};
+  const t = {
+    orgId: l[TENANT_NAMESPACE_LABELS.org] ?? "",
+    projectId: l[TENANT_NAMESPACE_LABELS.project] ?? "",
+  };
+  return t.orgId || t.projectId ? t : undefined;
+}
+
+/**
+ * Labels that mark a set as ours and say which object it came from; for an object in a tenant's
+ * namespace also `org_id`/`project_id` (the names IAM and the other contracts use), so FlashDNS
+ * can attribute the record to the tenant.
+ */
 export function ownerLabels(
   ctx: DesiredContext,
   kind: string,
   namespace: string,
   name: string,
+  tenant?: Tenant,
 ): Record<string, string> {
-  return { owner: ctx.owner, "k8s-kind": kind, "k8s-namespace": namespace, "k8s-name": name };
+  return {
+    owner: ctx.owner,
+    "k8s-kind": kind,
+    "k8s-namespace": namespace,
+    "k8s-name": name,
+    ...(tenant?.orgId ? { org_id: tenant.orgId } : {}),
+    ...(tenant?.projectId ? { project_id: tenant.projectId } : {}),
+  };
 }
 
 /** Collects values per (zone, name, type); the first contributor's labels win. */
@@ -131,16 +162,20 @@ function validLabel(s: string | undefined): s is string {
   return typeof s === "string" && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(s);
 }
 
-/** The records one Service contributes, given the EndpointSlices labelled with its name. */
+/**
+ * The records one Service contributes, given the EndpointSlices labelled with its name and the
+ * tenant of its namespace (if any).
+ */
 export function serviceRecords(
   svc: Service,
   slices: EndpointSlice[],
   ctx: DesiredContext,
+  tenant?: Tenant,
 ): RecordSet[] {
   const ns = svc.metadata.namespace ?? "default";
   const name = svc.metadata.name ?? "";
   if (!validLabel(name) || !validLabel(ns) || svc.metadata.deletionTimestamp) return [];
-  const b = new SetBuilder(ctx, ownerLabels(ctx, "Service", ns, name));
+  const b = new SetBuilder(ctx, ownerLabels(ctx, "Service", ns, name, tenant));
   const base = `${name}.${ns}.svc`;
 
   if (svc.spec?.type === "ExternalName") {
@@ -230,7 +265,7 @@ function srvName(p: { name: string; protocol?: string }, base: string): string {
  * (the PlasmaCloud hierarchy), one per pod IP. Finished pods have released their IPs; host
  * network pods share the node's IP, which is not theirs to name.
  */
-export function podRecords(pod: Pod, ctx: DesiredContext): RecordSet[] {
+export function podRecords(pod: Pod, ctx: DesiredContext, tenant?: Tenant): RecordSet[] {
   const ns = pod.metadata.namespace ?? "default";
   const name = pod.metadata.name ?? "";
   const phase = pod.status?.phase;
@@ -238,7 +273,7 @@ export function podRecords(pod: Pod, ctx: DesiredContext): RecordSet[] {
     return [];
   }
   const ips = pod.status?.podIPs?.length ? pod.status.podIPs.map((p) => p.ip) : [pod.status?.podIP];
-  const b = new SetBuilder(ctx, ownerLabels(ctx, "Pod", ns, name));
+  const b = new SetBuilder(ctx, ownerLabels(ctx, "Pod", ns, name, tenant));
   for (const ip of ips) {
     if (!isIp(ip)) continue;
     b.addAddress(`${dashedIp(ip)}.${ns}.pod`, ip);
@@ -284,6 +319,8 @@ export interface ClusterObjects {
   services: Service[];
   endpointSlices: EndpointSlice[];
   pods: Pod[];
+  /** Namespaces, for the tenant labels of the records of objects in them. */
+  namespaces?: KubeObject[];
 }
 
 /** Groups EndpointSlices by `ns/service` via the kubernetes.io/service-name label. */
@@ -303,11 +340,13 @@ export function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSl
 /** The complete desired record set of a cluster. */
 export function desiredRecords(objs: ClusterObjects, ctx: DesiredContext): RecordSet[] {
   const bySvc = slicesByService(objs.endpointSlices);
+  const tenants = new Map((objs.namespaces ?? []).map((n) => [n.metadata.name, tenantOf(n)]));
+  const tenant = (o: KubeObject) => tenants.get(o.metadata.namespace ?? "default");
   const all: RecordSet[] = [...clusterRecords(ctx)];
   for (const svc of objs.services) {
     const key = `${svc.metadata.namespace ?? "default"}/${svc.metadata.name}`;
-    all.push(...serviceRecords(svc, bySvc.get(key) ?? [], ctx));
+    all.push(...serviceRecords(svc, bySvc.get(key) ?? [], ctx, tenant(svc)));
   }
-  for (const pod of objs.pods) all.push(...podRecords(pod, ctx));
+  for (const pod of objs.pods) all.push(...podRecords(pod, ctx, tenant(pod)));
   return mergeRecordSets(all);
 }

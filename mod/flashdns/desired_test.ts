@@ -481,6 +481,72 @@ Deno.test("desired: every set carries ownership labels naming its object", () =>
   for (const s of sets) assert.equal(s.labels.owner, "k8shost/test");
 });
 
+Deno.test("desired: records of objects in a tenant's namespace carry org_id and project_id", () => {
+  const ns = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels } });
+  const sets = desiredRecords({
+    services: [
+      svc(
+        "web",
+        { clusterIP: "10.96.0.100", ports: [{ name: "http", port: 80 }] },
+        {},
+        "project-p1",
+      ),
+      svc("db", { clusterIP: "None" }, {}, "project-p1"),
+      svc("api", { clusterIP: "10.96.0.101" }, {}, "kube-system"),
+    ],
+    endpointSlices: [slice("db", [ready("10.244.1.10", "a")], [], "IPv4", "project-p1")],
+    pods: [
+      pod("p1", ["10.244.1.5"], "Running", {}, "project-p1"),
+      pod("p2", ["10.244.1.6"], "Running", {}, "kube-system"),
+    ],
+    namespaces: [
+      ns("project-p1", {
+        "plasmacloud.io/org-id": "org-1",
+        "plasmacloud.io/project-id": "p1",
+        "plasmacloud.io/tenant-type": "project",
+      }),
+      ns("kube-system", { "kubernetes.io/metadata.name": "kube-system" }),
+    ],
+  }, CTX);
+  const tenantOf = (s: RecordSet) => [s.labels.org_id, s.labels.project_id];
+  const tenantSets = sets.filter((s) => s.labels["k8s-namespace"] === "project-p1");
+  // A/SRV/PTR of the ClusterIP Service, the headless Service's sets and the pod's.
+  assert.ok(tenantSets.length >= 8, `${tenantSets.length} sets`);
+  for (const s of tenantSets) assert.deepEqual(tenantOf(s), ["org-1", "p1"], setKeyOf(s));
+  assert.deepEqual(
+    tenantSets.find((s) => fqdn(s.zone, s.name) === "web.project-p1.svc.cluster.local")?.labels,
+    {
+      owner: "k8shost/test",
+      "k8s-kind": "Service",
+      "k8s-namespace": "project-p1",
+      "k8s-name": "web",
+      org_id: "org-1",
+      project_id: "p1",
+    },
+  );
+  // Platform namespaces and cluster-wide records name no tenant.
+  for (const s of sets.filter((s) => s.labels["k8s-namespace"] !== "project-p1")) {
+    assert.deepEqual(tenantOf(s), [undefined, undefined], setKeyOf(s));
+  }
+  // Without namespaces (or an unknown one) nothing is invented; the records are the same.
+  const bare = desiredRecords({
+    services: [
+      svc(
+        "web",
+        { clusterIP: "10.96.0.100", ports: [{ name: "http", port: 80 }] },
+        {},
+        "project-p1",
+      ),
+    ],
+    endpointSlices: [],
+    pods: [],
+  }, CTX);
+  assert.ok(bare.every((s) => s.labels.org_id === undefined && s.labels.project_id === undefined));
+  assert.deepEqual(lines(bare), lines(sets.filter((s) => s.labels["k8s-name"] === "web")));
+});
+
+const setKeyOf = (s: RecordSet) => `${fqdn(s.zone, s.name)} ${s.type}`;
+
 Deno.test("desired: output does not depend on input order", () => {
   const services = [svc("db", { clusterIP: "None" }), svc("db2", { clusterIP: "None" })];
   const endpointSlices = [

@@ -52,7 +52,9 @@ export class Gauge implements Family {
     return typeof v === "function" ? v() : v;
   }
   render() {
-    return [...this.values].map(([k, v]) => series(this.name, k, typeof v === "function" ? v() : v));
+    return [...this.values].map(([k, v]) =>
+      series(this.name, k, typeof v === "function" ? v() : v)
+    );
   }
 }
 
@@ -62,7 +64,22 @@ export class Histogram implements Family {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly buckets: number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    readonly buckets: number[] = [
+      0.0005,
+      0.001,
+      0.0025,
+      0.005,
+      0.01,
+      0.025,
+      0.05,
+      0.1,
+      0.25,
+      0.5,
+      1,
+      2.5,
+      5,
+      10,
+    ],
   ) {}
   observe(labels: Labels, value: number) {
     const k = labelKey(labels);
@@ -76,7 +93,9 @@ export class Histogram implements Family {
     const out: string[] = [];
     for (const [k, d] of this.data) {
       const sep = k ? "," : "";
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${d.counts[i]}`));
+      this.buckets.forEach((b, i) =>
+        out.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${d.counts[i]}`)
+      );
       out.push(`${this.name}_bucket{${k}${sep}le="+Inf"} ${d.count}`);
       out.push(series(`${this.name}_sum`, k, d.sum));
       out.push(series(`${this.name}_count`, k, d.count));
