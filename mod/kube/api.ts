@@ -13,12 +13,22 @@ export interface ObjectMeta {
   generation?: number;
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   finalizers?: string[];
   ownerReferences?: Array<
-    { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }
+    {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }
   >;
+  managedFields?: unknown[];
+  selfLink?: string;
 }
 
 export interface KubeObject {
@@ -75,7 +85,11 @@ export interface KubeApiError extends Error {
 export interface KubeApi {
   get<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string): Promise<T>;
   /** get that returns undefined on 404. */
-  tryGet<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string): Promise<T | undefined>;
+  tryGet<T extends KubeObject>(
+    ref: ResourceRef,
+    name: string,
+    namespace?: string,
+  ): Promise<T | undefined>;
   list<T extends KubeObject>(ref: ResourceRef, opts?: ListOptions): Promise<KubeList<T>>;
   create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T>;
   /** PUT; fails with 409 when obj.metadata.resourceVersion is stale. */
@@ -90,7 +104,11 @@ export interface KubeApi {
   /** Streams watch events until the signal aborts or the server closes the stream. */
   watch<T extends KubeObject>(
     ref: ResourceRef,
-    opts: ListOptions & { resourceVersion: string; allowWatchBookmarks?: boolean; timeoutSeconds?: number },
+    opts: ListOptions & {
+      resourceVersion: string;
+      allowWatchBookmarks?: boolean;
+      timeoutSeconds?: number;
+    },
     signal: AbortSignal,
   ): AsyncIterable<WatchEvent<T>>;
 }
@@ -170,5 +188,10 @@ export interface LeaderElector {
 
 export interface EventRecorder {
   /** Emits (or aggregates into an existing) core/v1 Event about `obj`. */
-  event(obj: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
+  event(
+    obj: KubeObject,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void>;
 }
