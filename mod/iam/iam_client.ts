@@ -5,11 +5,11 @@
 import type * as grpcTypes from "@grpc/grpc-js";
 import { join } from "node:path";
 import type { Config } from "../config/spec.ts";
-import { call, makeClient, serviceClient } from "../grpc/mod.ts";
+import { call, type ClientOptions, makeClient, serviceClient } from "../grpc/mod.ts";
+import { clientOptionsFromSection } from "../grpc/section.ts";
 import type { Identity } from "./identity.ts";
 import { IAM_PROTO, IAM_SERVICE } from "./iam_service.ts";
 import { iamDir } from "./issuer.ts";
-import { readConfigured } from "./files.ts";
 import type { OpaqueAnswer } from "./verify.ts";
 
 export interface IssueRequest {
@@ -19,31 +19,14 @@ export interface IssueRequest {
   audiences?: string[];
 }
 
-export interface IamClientOptions {
-  endpoint: string;
-  caPem?: string;
-  certPem?: string;
-  keyPem?: string;
-  /** TLS with the system roots when no caPem is given. */
-  tls?: boolean;
-  /** Bearer token for calls that need one (IssueToken, RevokeToken). */
-  token?: () => string | Promise<string>;
-  timeoutMs: number;
-}
+/** Where and how to reach IAM; `token` is needed only for IssueToken and RevokeToken. */
+export type IamClientOptions = ClientOptions & { timeoutMs: number };
 
 export class IamClient {
   private readonly client: grpcTypes.Client;
 
   constructor(private readonly o: IamClientOptions) {
-    const enc = (s?: string) => (s === undefined ? undefined : new TextEncoder().encode(s));
-    this.client = makeClient(serviceClient(IAM_PROTO, IAM_SERVICE), {
-      endpoint: o.endpoint,
-      caPem: enc(o.caPem),
-      certPem: enc(o.certPem),
-      keyPem: enc(o.keyPem),
-      tls: o.tls,
-      token: o.token,
-    });
+    this.client = makeClient(serviceClient(IAM_PROTO, IAM_SERVICE), o);
   }
 
   close() {
@@ -130,22 +113,5 @@ export async function iamClientFromConfig(config: Config): Promise<IamClient> {
   if (c.endpoint === "") {
     return new IamClient({ endpoint: embeddedIamAddress(config), timeoutMs: c.timeout });
   }
-  const read = (p: string, key: string) => p ? readConfigured(p, key) : Promise.resolve(undefined);
-  const [caPem, certPem, keyPem] = await Promise.all([
-    read(c.caFile, "iam.caFile"),
-    read(c.certFile, "iam.certFile"),
-    read(c.keyFile, "iam.keyFile"),
-  ]);
-  const tokenFile = c.tokenFile;
-  return new IamClient({
-    endpoint: c.endpoint,
-    caPem,
-    certPem,
-    keyPem,
-    tls: !c.insecure,
-    timeoutMs: c.timeout,
-    token: tokenFile
-      ? async () => (await readConfigured(tokenFile, "iam.tokenFile")).trim()
-      : undefined,
-  });
+  return new IamClient({ ...await clientOptionsFromSection("iam", c), timeoutMs: c.timeout });
 }
