@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/spec.ts";
 import { clusterDnsIp, k3sLayout } from "../k3s/layout.ts";
+import { clientOptionsFromSection } from "../grpc/section.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import { AttachmentStore } from "./attachments.ts";
@@ -86,8 +87,6 @@ export function nodeNetworkOptions(config: Config, node: string): NodeNetworkOpt
   };
 }
 
-const readOpt = async (path?: string) => path ? await Deno.readFile(path) : undefined;
-
 export class NodeNetwork {
   readonly locks = new KeyedMutex();
   handler?: CniHandler;
@@ -122,12 +121,15 @@ export class NodeNetwork {
       this.log.info("embedded PrismNET IPAM serving", { endpoint, clusterCidr: o.clusterCidr });
     }
     this.ipam = createIpamClient({
-      endpoint,
-      caPem: await readOpt(o.caFile),
-      certPem: await readOpt(o.certFile),
-      keyPem: await readOpt(o.keyFile),
-      tokenFile: o.tokenFile,
-      insecure: o.insecure,
+      ...await clientOptionsFromSection("prismnet", {
+        endpoint,
+        caFile: o.caFile ?? "",
+        certFile: o.certFile ?? "",
+        keyFile: o.keyFile ?? "",
+        tokenFile: o.tokenFile ?? "",
+        insecure: o.insecure ?? false,
+        timeout: o.callTimeoutMs,
+      }),
       timeoutMs: o.callTimeoutMs,
     });
     if (!o.attacher && o.ovn) this.ovnAttacher = new OvnAttacher(o.ovn, this.log.child("ovn"));

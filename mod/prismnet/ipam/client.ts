@@ -3,7 +3,6 @@ import {
   call,
   type ClientOptions,
   type grpc,
-  isLocalEndpoint,
   makeClient,
   serviceClient,
   Status,
@@ -86,35 +85,11 @@ export function cniErrorOfStatus(err: unknown, what: string): CniError {
   }
 }
 
-export interface IpamClientOptions {
-  endpoint: string;
-  caPem?: Uint8Array;
-  certPem?: Uint8Array;
-  keyPem?: Uint8Array;
-  /** Read on every call so a rotated token file is picked up. */
-  tokenFile?: string;
-  insecure?: boolean;
-  timeoutMs: number;
-}
+/** Where and how to reach PrismNET (see grpc/section.ts for the TLS and token rules). */
+export type IpamClientOptions = ClientOptions & { timeoutMs: number };
 
 export function createIpamClient(opts: IpamClientOptions): Ipam {
-  const tls = opts.caPem !== undefined;
-  if (!tls && !opts.insecure && !isLocalEndpoint(opts.endpoint)) {
-    throw new Error(
-      `prismnet.endpoint ${opts.endpoint} is not loopback or unix: set prismnet.caFile for TLS ` +
-        `(or prismnet.insecure for a trusted network)`,
-    );
-  }
-  const copts: ClientOptions = {
-    endpoint: opts.endpoint,
-    caPem: opts.caPem,
-    certPem: opts.certPem,
-    keyPem: opts.keyPem,
-    token: opts.tokenFile
-      ? () => Deno.readTextFile(opts.tokenFile!).then((t) => t.trim())
-      : undefined,
-  };
-  const client = makeClient<grpc.Client>(serviceClient(PROTO_FILE, SERVICE_NAME), copts);
+  const client = makeClient<grpc.Client>(serviceClient(PROTO_FILE, SERVICE_NAME), opts);
   const rpc = async <T>(method: string, req: unknown, what: string): Promise<T> => {
     try {
       return await call<T>(client, method, req, { timeoutMs: opts.timeoutMs });

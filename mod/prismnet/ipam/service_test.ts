@@ -1,3 +1,4 @@
+import { clientOptionsFromSection } from "../../grpc/section.ts";
 import assert from "node:assert/strict";
 import { ERR } from "../../../cni/spec.ts";
 import { createIpamClient, IpamCallError } from "./client.ts";
@@ -77,10 +78,19 @@ Deno.test("the real client drives the embedded NetworkService over gRPC", async 
   }
 });
 
-Deno.test("a remote endpoint without TLS is refused unless insecure", () => {
-  assert.throws(
-    () => createIpamClient({ endpoint: "prismnet-server:5000", timeoutMs: 1000 }),
-    /caFile/,
-  );
-  createIpamClient({ endpoint: "prismnet-server:5000", timeoutMs: 1000, insecure: true }).close();
+Deno.test("a remote endpoint is reached over TLS unless insecure", async () => {
+  const section = {
+    endpoint: "prismnet-server:5000",
+    caFile: "",
+    certFile: "",
+    keyFile: "",
+    tokenFile: "",
+    insecure: false,
+    timeout: 1000,
+  };
+  const tls = await clientOptionsFromSection("prismnet", section);
+  assert.equal(tls.tls, true);
+  createIpamClient({ ...tls, timeoutMs: 1000 }).close();
+  const plain = await clientOptionsFromSection("prismnet", { ...section, insecure: true });
+  assert.equal(plain.tls, false);
 });
