@@ -2,7 +2,7 @@
  * Typed client of the FlashDNS DNSService over real gRPC (TLS and the IAM bearer token when
  * configured; plaintext only to loopback or unix endpoints, which is what the embedded one uses).
  */
-import { call, type grpc, makeClient, serviceClient } from "../grpc/mod.ts";
+import { call, type ClientOptions, type grpc, makeClient, serviceClient } from "../grpc/mod.ts";
 import type { RecordSet, RecordSetKey, RecordType } from "./records.ts";
 
 const PROTO_FILE = "flashdns.proto";
@@ -36,14 +36,8 @@ export interface FlashdnsClient {
   close(): void;
 }
 
-export interface FlashdnsClientOptions {
-  endpoint: string;
-  caPem?: Uint8Array;
-  certPem?: Uint8Array;
-  keyPem?: Uint8Array;
-  token?: () => string | Promise<string>;
-  timeoutMs?: number;
-}
+/** Where and how to reach FlashDNS (see grpc/section.ts for the TLS and token rules). */
+export type FlashdnsClientOptions = ClientOptions & { timeoutMs?: number };
 
 interface WireSet {
   zone: string;
@@ -56,13 +50,7 @@ interface WireSet {
 
 export function createFlashdnsClient(opts: FlashdnsClientOptions): FlashdnsClient {
   const ctor = serviceClient(PROTO_FILE, SERVICE_NAME);
-  const client = makeClient<grpc.Client>(ctor, {
-    endpoint: opts.endpoint,
-    caPem: opts.caPem,
-    certPem: opts.certPem,
-    keyPem: opts.keyPem,
-    token: opts.token,
-  });
+  const client = makeClient<grpc.Client>(ctor, opts);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return {
     async listRecordSets(f) {

@@ -9,6 +9,7 @@
  */
 import type { PartFactory } from "../appliance/context.ts";
 import type { Config } from "../config/spec.ts";
+import { clientOptionsFromSection } from "../grpc/section.ts";
 import { createKubeApi, createLeaderElector } from "../kube/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
 import { clusterDnsIp } from "../k3s/layout.ts";
@@ -34,15 +35,10 @@ export function desiredContext(config: Config): DesiredContext {
   };
 }
 
-/** Reads the client's TLS material and token file (the token is re-read per call: rotation). */
+/** A client for the configured FlashDNS endpoint, with its TLS material and token. */
 export async function flashdnsClientFromConfig(c: Config["flashdns"]): Promise<FlashdnsClient> {
-  const read = (p: string) => p ? Deno.readFile(p) : Promise.resolve(undefined);
   return createFlashdnsClient({
-    endpoint: c.endpoint,
-    caPem: await read(c.caFile),
-    certPem: await read(c.certFile),
-    keyPem: await read(c.keyFile),
-    token: c.tokenFile ? async () => (await Deno.readTextFile(c.tokenFile)).trim() : undefined,
+    ...await clientOptionsFromSection("flashdns", c),
     timeoutMs: c.timeout,
   });
 }
