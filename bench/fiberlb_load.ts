@@ -3,21 +3,22 @@
  *
  * 1. 1,000 LoadBalancer Services, time from `create` to `status.loadBalancer.ingress` (seen on a
  *    watch), p50/p90/p99/max — paced (the given rate) and as one burst. The whole product path
- *    runs: test API server, the controller with its informers and queue, the embedded FiberLB
- *    over real gRPC with its data plane binding one listener per Service on a loopback IP.
+ *    runs: the test API server (its own process, over HTTPS), the controller with its informers
+ *    and queue, the embedded FiberLB over real gRPC with its data plane binding one listener
+ *    per Service on a loopback IP.
  * 2. TCP throughput through the proxy as a ratio to a direct connection (1 and 4 streams).
  *
  *   deno run -A bench/fiberlb_load.ts [services=1000] [paced rates per second=50,100]
- *   (services 0: the throughput part only)
+ *   (services 0: the throughput part only; --no-throughput: the latency part only)
  */
 import { RESOURCES } from "../mod/kube/mod.ts";
 import type { KubeObject } from "../mod/kube/api.ts";
 import { configureLogging } from "../mod/log/mod.ts";
-import { cluster, lbService } from "../tests/fiberlb_support.ts";
+import { clusterWithApiServerProcess, lbService } from "../tests/fiberlb_support.ts";
 
 configureLogging({ level: "error" });
 const COUNT = Number(Deno.args[0] ?? 1000);
-const RATES = (Deno.args[1] ?? "50,100").split(",").map(Number);
+const RATES = (Deno.args[1] ?? "50,100").split(",").map(Number).filter((r) => r > 0);
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -26,9 +27,11 @@ function pct(sorted: number[], p: number): number {
 async function serviceLatency(mode: "paced" | "burst", rate = 0): Promise<number[]> {
   const third = 100 + Math.floor(Math.random() * 100);
   // A /21 of loopback addresses: every external IP is local, 2046 of them.
-  const c = await cluster(`bench-${mode}`, { externalIpPool: `127.${third}.0.0/21` }, {
-    dataPlane: true,
-  });
+  // The API server runs in its own process, as kube-apiserver does: this process is the
+  // appliance (controller + embedded FiberLB + data plane) plus the bench's client.
+  const c = await clusterWithApiServerProcess(`bench-${mode}`, {
+    externalIpPool: `127.${third}.0.0/21`,
+  }, { dataPlane: true });
   try {
     const { controller } = c.startController();
     await controller.synced();
@@ -217,6 +220,7 @@ if (rows.length) {
   for (const r of rows) console.log(r);
 }
 
+if (Deno.args.includes("--no-throughput")) Deno.exit(0);
 console.log(`\nTCP throughput, ${TOTAL / 1024 / 1024} MiB per run (median of 3)`);
 console.log("| streams   |  direct MB/s | via proxy MB/s | ratio |");
 console.log("|-----------|--------------|----------------|-------|");

@@ -14,6 +14,7 @@ import { parsePools } from "../mod/fiberlb/pools.ts";
 import { logger } from "../mod/log/mod.ts";
 import { Registry } from "../mod/metrics/mod.ts";
 import { startTestApiServer, type TestApiServer } from "./support/apiserver/mod.ts";
+import { type ApiServerProcess, startApiServerProcess } from "./support/apiserver/process.ts";
 
 export async function tempDir(tag: string): Promise<string> {
   return await Deno.makeTempDir({ prefix: `kh-fiberlb-${tag}-` });
@@ -158,8 +159,8 @@ export function fiberlbConfig(
   return cfg;
 }
 
-export interface Cluster {
-  server: TestApiServer;
+export interface Cluster<S extends ApiServerLike = TestApiServer> {
+  server: S;
   fiberlb: Fixture;
   config: Config;
   metrics: Registry;
@@ -168,12 +169,31 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
+type ApiServerLike = Pick<TestApiServer, "api" | "close">;
+
 export async function cluster(
   tag: string,
   fiberlb: Record<string, unknown>,
   opts: Partial<EmbeddedOptions> = {},
 ): Promise<Cluster> {
-  const server = await startTestApiServer();
+  return assemble(await startTestApiServer(), tag, fiberlb, opts);
+}
+
+/** As cluster(), with the API server in a process of its own (benches). */
+export async function clusterWithApiServerProcess(
+  tag: string,
+  fiberlb: Record<string, unknown>,
+  opts: Partial<EmbeddedOptions> = {},
+): Promise<Cluster<ApiServerProcess>> {
+  return assemble(await startApiServerProcess({ tls: false }), tag, fiberlb, opts);
+}
+
+async function assemble<S extends ApiServerLike>(
+  server: S,
+  tag: string,
+  fiberlb: Record<string, unknown>,
+  opts: Partial<EmbeddedOptions>,
+): Promise<Cluster<S>> {
   const f = await embedded(tag, { dataPlane: false, ...opts });
   const config = fiberlbConfig({ endpointDebounce: "50ms", resync: "1h", ...fiberlb }, f.dir);
   const { pools, errors } = parsePools(config.fiberlb);

@@ -303,6 +303,28 @@ Deno.test("apiserver: Services get a ClusterIP and NodePorts that survive update
       status: { loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } },
     }, { namespace: "default", subresource: "status" });
     assert.equal(st.status.loadBalancer.ingress[0].ip, "192.0.2.10");
+    // Addresses and ports held by another Service are refused, on create and on update.
+    await apiError(() =>
+      api.create(RESOURCES.services, {
+        metadata: { name: "same-ip", namespace: "default" },
+        spec: { clusterIP: lb.spec.clusterIP, ports: [{ port: 80 }] },
+      }), 422);
+    await apiError(() =>
+      api.create(RESOURCES.services, {
+        metadata: { name: "same-port", namespace: "default" },
+        spec: { type: "NodePort", ports: [{ port: 80, nodePort: nodePorts[0] }] },
+      }), 422);
+    await apiError(
+      () =>
+        api.patch(RESOURCES.services, "other", {
+          spec: { type: "NodePort", ports: [{ port: 80, nodePort: nodePorts[1] }] },
+        }, { namespace: "default" }),
+      422,
+    );
+    const moved = await api.patch<KubeObject>(RESOURCES.services, "other", {
+      spec: { type: "NodePort", ports: [{ port: 80, nodePort: 31999 }] },
+    }, { namespace: "default" });
+    assert.equal(moved.spec.ports[0].nodePort, 31999);
   }));
 
 Deno.test("apiserver: HTTPS with a generated CA and bearer-token auth", async () => {

@@ -31,6 +31,14 @@ function create(ctx: ApplyContext, want: DesiredLb): Promise<LoadBalancer> {
     labels: want.labels,
     org_id: want.tenant.orgId,
     project_id: want.tenant.projectId,
+    // The whole shape in one atomic call; an existing one is converged by the plan below.
+    pools: want.pools,
+    listeners: want.listeners.map((l) => ({
+      name: l.name,
+      protocol: l.protocol,
+      port: l.port,
+      default_pool_name: l.pool,
+    })),
   });
 }
 

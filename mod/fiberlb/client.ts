@@ -81,12 +81,27 @@ export interface LoadBalancer extends Tenant {
   revision: string;
 }
 
+export interface PoolTemplate extends PoolSpec {
+  name: string;
+}
+
+export interface ListenerTemplate {
+  name: string;
+  protocol: Protocol;
+  port: number;
+  /** One of the request's pools, by name ("" for none). */
+  default_pool_name: string;
+}
+
 export interface CreateLoadBalancerRequest extends Tenant {
   name: string;
   description: string;
   external_ip: string;
   ip_sharing_key: string;
   labels: Record<string, string>;
+  /** Created with the load balancer in one atomic change (only when it is created). */
+  pools?: PoolTemplate[];
+  listeners?: ListenerTemplate[];
 }
 
 export interface ListFilter {

@@ -6,13 +6,7 @@
  * never pick the same one; FiberLB's own uniqueness check backs that up across processes.
  */
 import type { EventRecorder, KubeApi, KubeObject } from "../kube/api.ts";
-import {
-  addFinalizer,
-  hasFinalizer,
-  patchStatus,
-  removeFinalizer,
-  RESOURCES,
-} from "../kube/mod.ts";
+import { claimWithAnnotations, patchStatus, removeFinalizer, RESOURCES } from "../kube/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { AllocationTable } from "./allocations.ts";
 import { ANNOTATIONS, FINALIZER, formatAnnotationError, parseLbOptions } from "./annotations.ts";
@@ -129,9 +123,6 @@ export class Reconciler {
   async #ensure(svc: KubeObject): Promise<void> {
     const key = serviceKey(svc);
     const d = this.d;
-    if (!hasFinalizer(svc, FINALIZER)) {
-      svc = this.#wrote(await addFinalizer(d.api, RESOURCES.services, svc, FINALIZER));
-    }
     const { options, errors } = parseLbOptions(svc);
     if (errors.length > 0) {
       return await this.#fail(svc, {
@@ -193,19 +184,14 @@ export class Reconciler {
         `${decision.how} ${decision.ip} from pool "${selected.pool.name}"${moved}`,
       );
     }
-    const a = svc.metadata.annotations ?? {};
-    if (a[ANNOTATIONS.allocatedIp] !== decision.ip || a[ANNOTATIONS.loadBalancerId] !== lb.id) {
-      svc = this.#wrote(
-        await d.api.patch<KubeObject>(RESOURCES.services, svc.metadata.name!, {
-          metadata: {
-            annotations: {
-              [ANNOTATIONS.allocatedIp]: decision.ip,
-              [ANNOTATIONS.loadBalancerId]: lb.id,
-            },
-          },
-        }, { namespace: svc.metadata.namespace, type: "merge" }),
-      );
-    }
+    // The finalizer and the allocation go on the Service in one write, once FiberLB holds the
+    // address. Until then a deleted Service is still cleaned up: its delete event finds the load
+    // balancer by label, and the resync collects it if this controller was down.
+    const claimed = await claimWithAnnotations(d.api, RESOURCES.services, svc, FINALIZER, {
+      [ANNOTATIONS.allocatedIp]: decision.ip,
+      [ANNOTATIONS.loadBalancerId]: lb.id,
+    });
+    if (claimed !== svc) svc = this.#wrote(claimed);
     const broken = lb.listeners.filter((l) => l.status === "LISTENER_ERROR");
     const ready = broken.length === 0;
     const message = ready

@@ -8,6 +8,7 @@ import { AddressSet, firstFree, type IpPool } from "../fiberlb/pools.ts";
 import { type AsyncImpl, GrpcError, Status } from "../grpc/mod.ts";
 import type { DataPlane } from "./dataplane.ts";
 import type { LbRecord, ListenerRecord, PoolRecord, Store } from "./store.ts";
+import { childrenOf } from "./templates.ts";
 import * as v from "./validate.ts";
 import { exists, ipConflict, newId, notFound, page, sameLabels, visible } from "./records.ts";
 
@@ -132,6 +133,7 @@ export class FiberlbService {
       labels: v.labels(r.labels),
     };
     let ip = r.external_ip ? v.ip("external_ip", r.external_ip) : "";
+    const children = childrenOf(r);
     const existing = this.#store.named(name).find((lb) =>
       lb.org_id === scope.org_id && lb.project_id === scope.project_id
     );
@@ -167,10 +169,9 @@ export class FiberlbService {
       external_ip: ip,
       create_time: new Date().toISOString(),
       revision: 1,
-      listeners: [],
-      pools: [],
+      ...children,
     };
-    const why = this.#ipConflict(lb, ip, []);
+    const why = this.#ipConflict(lb, ip, lb.listeners);
     if (why) throw exists(why);
     await this.#commit(lb.id, undefined, lb);
     return this.render(lb);

@@ -15,6 +15,8 @@ export { createLeaderElector, type LeaderElectorHandle } from "./leader.ts";
 export { createEventRecorder, type EventRecorderHandle } from "./events.ts";
 export {
   addFinalizer,
+  type AnnotationChanges,
+  claimWithAnnotations,
   deepEqual,
   hasFinalizer,
   jsonMerge,

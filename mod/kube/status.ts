@@ -60,19 +60,37 @@ export async function patchStatus<T extends KubeObject>(
   }
 }
 
-async function updateFinalizers<T extends KubeObject>(
+/** Annotation values to set (null: remove). */
+export type AnnotationChanges = Record<string, string | null>;
+
+function annotationsChanged(obj: KubeObject, changes: AnnotationChanges): boolean {
+  const a = obj.metadata.annotations ?? {};
+  return Object.entries(changes).some(([k, v]) => (v === null ? k in a : a[k] !== v));
+}
+
+/**
+ * One merge patch of finalizers and annotations, guarded by the resourceVersion so a
+ * concurrent writer's finalizer is never dropped; re-reads and retries on a conflict.
+ */
+async function updateMetadata<T extends KubeObject>(
   api: KubeApi,
   ref: ResourceRef,
   obj: T,
   change: (finalizers: string[]) => string[] | undefined,
+  annotations: AnnotationChanges = {},
 ): Promise<T> {
   let current: T = obj;
   for (let attempt = 1;; attempt++) {
-    const next = change(current.metadata.finalizers ?? []);
-    if (!next) return current;
+    const finalizers = change(current.metadata.finalizers ?? []);
+    const annotate = annotationsChanged(current, annotations);
+    if (!finalizers && !annotate) return current;
     try {
       return await api.patch<T>(ref, current.metadata.name!, {
-        metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: next },
+        metadata: {
+          resourceVersion: current.metadata.resourceVersion,
+          ...(finalizers ? { finalizers } : {}),
+          ...(annotate ? { annotations } : {}),
+        },
       }, { namespace: current.metadata.namespace, type: "merge" });
     } catch (e) {
       if (!isConflict(e) || attempt >= MAX_ATTEMPTS) throw e;
@@ -88,7 +106,27 @@ export function addFinalizer<T extends KubeObject>(
   obj: T,
   name: string,
 ): Promise<T> {
-  return updateFinalizers(api, ref, obj, (f) => f.includes(name) ? undefined : [...f, name]);
+  return updateMetadata(api, ref, obj, (f) => f.includes(name) ? undefined : [...f, name]);
+}
+
+/**
+ * Adds finalizer `name` and applies annotation changes in a single write (none when both are
+ * already in place). Returns the updated object.
+ */
+export function claimWithAnnotations<T extends KubeObject>(
+  api: KubeApi,
+  ref: ResourceRef,
+  obj: T,
+  name: string,
+  annotations: AnnotationChanges,
+): Promise<T> {
+  return updateMetadata(
+    api,
+    ref,
+    obj,
+    (f) => f.includes(name) ? undefined : [...f, name],
+    annotations,
+  );
 }
 
 /**
@@ -103,7 +141,7 @@ export async function removeFinalizer<T extends KubeObject>(
   name: string,
 ): Promise<T> {
   try {
-    return await updateFinalizers(api, ref, obj, (f) => {
+    return await updateMetadata(api, ref, obj, (f) => {
       const next = f.filter((x) => x !== name);
       return next.length === f.length ? undefined : next;
     });

@@ -21,11 +21,16 @@ function ipString(n: number) {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
-function usedClusterIPs(ctx: HookContext, self?: Obj): Set<string> {
-  const used = new Set<string>();
+function ipNumber(ip: string): number {
+  const [a, b, c, d] = ip.split(".").map(Number);
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+}
+
+function usedClusterIPs(ctx: HookContext, self?: Obj): Set<number> {
+  const used = new Set<number>();
   for (const s of ctx.objects("/services")) {
     if (self && s.metadata.uid === self.metadata.uid) continue;
-    if (s.spec?.clusterIP && s.spec.clusterIP !== "None") used.add(s.spec.clusterIP);
+    if (s.spec?.clusterIP && s.spec.clusterIP !== "None") used.add(ipNumber(s.spec.clusterIP));
   }
   return used;
 }
@@ -61,16 +66,18 @@ function defaultService(svc: Obj, ctx: HookContext, old?: Obj): FieldCause[] {
         message: `Invalid value: "${spec.clusterIP}": field is immutable`,
       });
     }
-    const used = usedClusterIPs(ctx, old);
+    // Scanning every Service is only needed to allocate or to check a new address: updates
+    // that keep theirs stay O(1), as the real registry's bitmap allocator is.
+    const used = () => usedClusterIPs(ctx, old);
     if (!spec.clusterIP) {
+      const taken = used();
       for (let n = 10; n < 65534; n++) {
-        const ip = ipString(SERVICE_CIDR_BASE + n);
-        if (!used.has(ip)) {
-          spec.clusterIP = ip;
+        if (!taken.has((SERVICE_CIDR_BASE + n) >>> 0)) {
+          spec.clusterIP = ipString(SERVICE_CIDR_BASE + n);
           break;
         }
       }
-    } else if (spec.clusterIP !== "None" && !old && used.has(spec.clusterIP)) {
+    } else if (spec.clusterIP !== "None" && !old && used().has(ipNumber(spec.clusterIP))) {
       causes.push({
         field: "spec.clusterIP",
         message: `Invalid value: "${spec.clusterIP}": provided IP is already allocated`,
@@ -84,7 +91,12 @@ function defaultService(svc: Obj, ctx: HookContext, old?: Obj): FieldCause[] {
   if (type === "LoadBalancer") spec.allocateLoadBalancerNodePorts ??= true;
   const wantNodePorts = type === "NodePort" ||
     (type === "LoadBalancer" && spec.allocateLoadBalancerNodePorts !== false);
-  const usedPorts = usedNodePorts(ctx, old);
+  let scanned: Set<number> | undefined;
+  const usedPorts = () => scanned ??= usedNodePorts(ctx, old);
+  const kept = new Set<number>(
+    (old?.spec?.ports ?? []).map((o: Obj["spec"]) => o.nodePort).filter(Boolean),
+  );
+  const mine = new Set<number>();
   const ports = spec.ports ?? [];
   if (ports.length > 1 && ports.some((p: Obj["spec"]) => !p.name)) {
     causes.push({
@@ -114,18 +126,18 @@ function defaultService(svc: Obj, ctx: HookContext, old?: Obj): FieldCause[] {
     }
     if (!p.nodePort) {
       for (let n = NODE_PORT_MIN; n <= NODE_PORT_MAX; n++) {
-        if (!usedPorts.has(n)) {
+        if (!usedPorts().has(n) && !mine.has(n)) {
           p.nodePort = n;
           break;
         }
       }
-    } else if (usedPorts.has(p.nodePort)) {
+    } else if (mine.has(p.nodePort) || (!kept.has(p.nodePort) && usedPorts().has(p.nodePort))) {
       causes.push({
         field: `spec.ports[${i}].nodePort`,
         message: `Invalid value: ${p.nodePort}: provided port is already allocated`,
       });
     }
-    usedPorts.add(p.nodePort);
+    mine.add(p.nodePort);
   }
   return causes;
 }
