@@ -1,25 +1,30 @@
 /**
  * Load generator of bench/webhook_load.ts (its own process, so the server keeps its core):
  * sends kube-apiserver-shaped TokenReviews over HTTPS keep-alive with the apiserver's client
- * certificate, `concurrency` requests in flight, and prints one JSON line of results.
+ * certificate, one write per request with TCP_NODELAY as Go's client does (http1_conn.ts), `concurrency` requests in flight, and prints one JSON line of results.
  * With a rate (requests/s) it is open loop instead: requests start on schedule (still at most
  * `concurrency` in flight, on as many kept-alive connections) and latency counts from the
  * scheduled start, so a stalled server or a full pipe is not hidden.
  *
  * args: url kubeconfigDir tokensFile concurrency requests warmup [rate]
  */
+import { Http1Conn } from "./http1_conn.ts";
 const [url, dir, tokensFile, concArg, totalArg, warmArg, rateArg] = Deno.args;
 const rate = Number(rateArg ?? 0);
 const tokens = (await Deno.readTextFile(tokensFile)).split("\n").filter(Boolean);
 const concurrency = Number(concArg);
 const total = Number(totalArg);
 const warmup = Number(warmArg);
-const client = Deno.createHttpClient({
+const tls = {
   caCerts: [await Deno.readTextFile(`${dir}/ca.crt`)],
   cert: await Deno.readTextFile(`${dir}/apiserver-client.crt`),
   key: await Deno.readTextFile(`${dir}/apiserver-client.key`),
-  poolMaxIdlePerHost: concurrency,
-});
+};
+const target = new URL(url);
+/** Kept-alive connections, one per request in flight. */
+const idle: Http1Conn[] = await Promise.all(
+  Array.from({ length: concurrency }, () => Http1Conn.open(target, tls)),
+);
 const headers = {
   "content-type": "application/json",
   accept: "application/json, */*",
@@ -41,14 +46,13 @@ const latencies: number[] = [];
 
 async function one(i: number, record: boolean, scheduled?: number) {
   const t0 = scheduled ?? performance.now();
-  const res = await fetch(url, {
-    method: "POST",
-    headers,
-    body: bodies[i % bodies.length],
-    client,
-  });
-  const body = await res.json();
-  if (res.status !== 200 || body.status?.authenticated !== true) failures++;
+  const conn = idle.pop()!;
+  try {
+    const res = await conn.post(target.pathname, headers, bodies[i % bodies.length]);
+    if (res.status !== 200 || JSON.parse(res.body).status?.authenticated !== true) failures++;
+  } finally {
+    idle.push(conn);
+  }
   if (record) latencies.push(performance.now() - t0);
 }
 
@@ -74,7 +78,16 @@ async function runAtRate(count: number) {
   await Promise.all(inflight);
 }
 
+// This generator's own event-loop pauses, reported so they are not taken for the webhook's.
+let lastTick = performance.now();
+let pause = 0;
+const lag = setInterval(() => {
+  const now = performance.now();
+  pause = Math.max(pause, now - lastTick - 2);
+  lastTick = now;
+}, 2);
 await run(warmup, false);
+pause = 0;
 const started = performance.now();
 if (rate > 0) await runAtRate(total);
 else await run(total, true);
@@ -90,5 +103,7 @@ console.log(JSON.stringify({
   p99: pct(0.99),
   max: latencies[latencies.length - 1],
   failures,
+  pause: Math.round(pause),
 }));
-client.close();
+clearInterval(lag);
+for (const c of idle) c.close();

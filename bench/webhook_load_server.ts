@@ -21,6 +21,15 @@ const part = new WebhookPart({
   nodeName: "bench",
 });
 await part.start(new AbortController().signal);
+// Longest event-loop pause since the last snapshot: GC or anything else that stops the webhook
+// between handlers, which its own latency histogram cannot see.
+let last = performance.now();
+let pause = 0;
+const lag = setInterval(() => {
+  const now = performance.now();
+  pause = Math.max(pause, now - last - 2);
+  last = now;
+}, 2);
 console.log(`READY ${part.port}`);
 // `snap` on stdin prints the server-side latency histogram (cumulative bucket counts of
 // authenticated reviews); end of stdin stops the part.
@@ -38,7 +47,9 @@ for await (const chunk of lines) {
       const m = /_duration_seconds_bucket\{result="authenticated",le="([^"]+)"\} (\d+)/.exec(l);
       if (m) buckets[m[1]] = Number(m[2]);
     }
-    console.log(`SNAP ${JSON.stringify(buckets)}`);
+    console.log(`SNAP ${JSON.stringify({ ...buckets, pause: Math.round(pause) })}`);
+    pause = 0;
   }
 }
+clearInterval(lag);
 await part.stop();

@@ -140,3 +140,16 @@ Deno.test("launcher: scripts/k8shost runs main.ts from any directory, through sy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("launcher: the source-tree launcher and the compiled binary get the same V8 flags", async () => {
+  const { V8_FLAGS } = await import("../mod/appliance/v8_flags.ts");
+  const flag = `--v8-flags=${V8_FLAGS.join(",")}`;
+  const launcher = await Deno.readTextFile(`${ROOT}/scripts/k8shost`);
+  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)).tasks;
+  assert.ok(launcher.includes(` ${flag} `), `scripts/k8shost must pass ${flag}`);
+  assert.ok(tasks.compile.includes(` ${flag} `), `the compile task must pass ${flag}`);
+  // V8 refuses a flag it does not know, so a launcher that starts proves the flags are valid.
+  const out = await run(`${ROOT}/scripts/k8shost`, ["version"]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /^k8shost /);
+});
