@@ -20,6 +20,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { fileURLToPath } from "node:url";
 import { cpus } from "node:os";
 import { V8_FLAGS } from "../mod/appliance/v8_flags.ts";
+import { lagMonitor } from "./event_loop_lag.ts";
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const flag = (name: string, dflt: number) => {
@@ -162,26 +163,6 @@ async function stealMs(): Promise<number> {
   }
 }
 
-/**
- * Longest pause of this (otherwise idle, unpinned) process's event loop while a row runs: a
- * 5 ms timer that fires tens of ms late means the whole VM stopped, not the webhook.
- */
-function lagMonitor(): { stop(): number } {
-  let last = performance.now();
-  let worst = 0;
-  const t = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - 5);
-    last = now;
-  }, 5);
-  return {
-    stop() {
-      clearInterval(t);
-      return Math.round(worst);
-    },
-  };
-}
-
 interface Result {
   /** Longest event-loop pause of the webhook process / of the load generator, ms. */
   serverPause?: number;
@@ -224,7 +205,9 @@ async function scenario(
   ]);
   const before = await snapshot();
   const stealBefore = await stealMs();
-  const lag = lagMonitor();
+  // The orchestrator is idle while a row runs: a 5 ms timer firing tens of ms late means the
+  // whole VM stopped, not the webhook.
+  const lag = lagMonitor(5);
   const out = await new Deno.Command(cmd, { args: [...args], stdout: "piped", stderr: "inherit" })
     .output();
   if (!out.success) throw new Error(`load generator failed for ${name}`);
@@ -328,7 +311,8 @@ for (const [name, r] of results) {
   );
 }
 // Per open-loop rate: the median window's p99, and the same over windows the host left alone.
-const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+// The upper median for an even count: never the kinder of two middle windows.
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (
   const prefix of new Set(results.map(([n]) => n.split(" #")[0]).filter((n) => n.includes("@")))
 ) {

@@ -8,6 +8,7 @@
  *
  * args: url kubeconfigDir tokensFile concurrency requests warmup [rate]
  */
+import { lagMonitor } from "./event_loop_lag.ts";
 import { Http1Conn } from "./http1_conn.ts";
 const [url, dir, tokensFile, concArg, totalArg, warmArg, rateArg] = Deno.args;
 const rate = Number(rateArg ?? 0);
@@ -79,15 +80,9 @@ async function runAtRate(count: number) {
 }
 
 // This generator's own event-loop pauses, reported so they are not taken for the webhook's.
-let lastTick = performance.now();
-let pause = 0;
-const lag = setInterval(() => {
-  const now = performance.now();
-  pause = Math.max(pause, now - lastTick - 2);
-  lastTick = now;
-}, 2);
+const lag = lagMonitor();
 await run(warmup, false);
-pause = 0;
+lag.reset();
 const started = performance.now();
 if (rate > 0) await runAtRate(total);
 else await run(total, true);
@@ -103,7 +98,6 @@ console.log(JSON.stringify({
   p99: pct(0.99),
   max: latencies[latencies.length - 1],
   failures,
-  pause: Math.round(pause),
+  pause: lag.stop(),
 }));
-clearInterval(lag);
 for (const c of idle) c.close();

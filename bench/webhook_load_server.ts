@@ -5,6 +5,7 @@
 import { configureLogging, logger } from "../mod/log/mod.ts";
 import { Registry } from "../mod/metrics/mod.ts";
 import { WebhookPart } from "../mod/iam/part.ts";
+import { lagMonitor } from "./event_loop_lag.ts";
 import { type Config, configSpec } from "../mod/config/spec.ts";
 import { type ConfigIssue, validate } from "../mod/config/schema.ts";
 
@@ -23,13 +24,7 @@ const part = new WebhookPart({
 await part.start(new AbortController().signal);
 // Longest event-loop pause since the last snapshot: GC or anything else that stops the webhook
 // between handlers, which its own latency histogram cannot see.
-let last = performance.now();
-let pause = 0;
-const lag = setInterval(() => {
-  const now = performance.now();
-  pause = Math.max(pause, now - last - 2);
-  last = now;
-}, 2);
+const lag = lagMonitor();
 console.log(`READY ${part.port}`);
 // `snap` on stdin prints the server-side latency histogram (cumulative bucket counts of
 // authenticated reviews); end of stdin stops the part.
@@ -47,9 +42,9 @@ for await (const chunk of lines) {
       const m = /_duration_seconds_bucket\{result="authenticated",le="([^"]+)"\} (\d+)/.exec(l);
       if (m) buckets[m[1]] = Number(m[2]);
     }
-    console.log(`SNAP ${JSON.stringify({ ...buckets, pause: Math.round(pause) })}`);
-    pause = 0;
+    console.log(`SNAP ${JSON.stringify({ ...buckets, pause: lag.worst() })}`);
+    lag.reset();
   }
 }
-clearInterval(lag);
+lag.stop();
 await part.stop();
