@@ -152,7 +152,8 @@ async function throughput(): Promise<Array<[string, number, number]>> {
   const s = sink();
   const vip = loopbackNet().ip(1);
   try {
-    const lb = await f.client.createLoadBalancer({
+    // One call: the load balancer with its pool and listener.
+    await f.client.createLoadBalancer({
       name: "tp",
       description: "",
       external_ip: vip,
@@ -160,29 +161,22 @@ async function throughput(): Promise<Array<[string, number, number]>> {
       project_id: "",
       ip_sharing_key: "",
       labels: {},
-    });
-    const pool = await f.client.createPool({
-      load_balancer_id: lb.id,
-      name: "p",
-      algorithm: "ROUND_ROBIN",
-      session_affinity: "NONE",
-      affinity_timeout_seconds: 0,
-      health_check: {
-        type: "HEALTH_CHECK_NONE",
-        path: "",
-        interval_ms: 10_000,
-        timeout_ms: 5000,
-        retries: 3,
-        port: 0,
-      },
-      members: [{ address: "127.0.0.1", port: s.port, weight: 1 }],
-    });
-    await f.client.createListener({
-      load_balancer_id: lb.id,
-      name: "l",
-      protocol: "TCP",
-      port: 9999,
-      default_pool_id: pool.id,
+      pools: [{
+        name: "p",
+        algorithm: "ROUND_ROBIN",
+        session_affinity: "NONE",
+        affinity_timeout_seconds: 0,
+        health_check: {
+          type: "HEALTH_CHECK_NONE",
+          path: "",
+          interval_ms: 10_000,
+          timeout_ms: 5000,
+          retries: 3,
+          port: 0,
+        },
+        members: [{ address: "127.0.0.1", port: s.port, weight: 1 }],
+      }],
+      listeners: [{ name: "l", protocol: "TCP", port: 9999, default_pool_name: "p" }],
     });
     const out: Array<[string, number, number]> = [];
     for (const streams of [1, 4]) {

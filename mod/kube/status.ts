@@ -106,7 +106,7 @@ export function addFinalizer<T extends KubeObject>(
   obj: T,
   name: string,
 ): Promise<T> {
-  return updateMetadata(api, ref, obj, (f) => f.includes(name) ? undefined : [...f, name]);
+  return claimWithAnnotations(api, ref, obj, name, {});
 }
 
 /**
