@@ -3,7 +3,7 @@
  * kube-apiserver calls it: cached tokens, uncached ES256, uncached RS256.
  *
  *   deno run --allow-all bench/webhook_load.ts [--concurrency 8] [--scale 1] [--windows 5]
- *                                              [--server-v8-flags FLAGS]
+ *                                              [--server-v8-flags FLAGS] [--control]
  *
  * The server (the real webhook part) and the load generator run as separate processes, pinned
  * to different cores with `taskset` when there are two or more, so the webhook gets one core.
@@ -15,6 +15,8 @@
  * saturation. "steal ms" is CPU time the hypervisor took from the VM during the row, "stall ms"
  * the longest pause of the idle orchestrator's event loop (the whole VM stopping), "srv pause" and
  * "gen pause" the longest event-loop pauses of the webhook and of the load generator.
+ * `--control` runs the same rows against the same HTTPS server with an authenticator that
+ * answers at once: windows whose p99 the control misses too are the machine's, not the webhook's.
  */
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { fileURLToPath } from "node:url";
@@ -37,6 +39,7 @@ const scale = flag("scale", 1);
 /** Open-loop windows per rate (each 2 s of load at scale 1). */
 const windows = flag("windows", 5);
 /** V8 flags of the webhook process: the product's own unless --server-v8-flags says otherwise. */
+const control = Deno.args.includes("--control");
 const serverV8Flags = (() => {
   const i = Deno.args.indexOf("--server-v8-flags");
   return i >= 0 ? Deno.args[i + 1] : V8_FLAGS.join(",");
@@ -82,6 +85,7 @@ const [srvCmd, srvArgs] = pinned(0, [
   `--v8-flags=${serverV8Flags}`,
   here("./webhook_load_server.ts"),
   JSON.stringify(config),
+  ...(control ? ["control"] : []),
 ]);
 const server = new Deno.Command(srvCmd, {
   args: [...srvArgs],
@@ -269,7 +273,9 @@ try {
 const row = (cells: string[]) =>
   `| ${cells.map((c, i) => i === 0 ? c.padEnd(26) : c.padStart(9)).join(" | ")} |`;
 console.log(
-  `\nwebhook TokenReview load: HTTPS keep-alive + mTLS, ${concurrency} in flight, ${
+  `\n${
+    control ? "CONTROL (no token verification) " : ""
+  }webhook TokenReview load: HTTPS keep-alive + mTLS, ${concurrency} in flight, ${
     pin ? "server and load generator pinned to separate cores" : "unpinned"
   }; load average ${load}`,
 );
