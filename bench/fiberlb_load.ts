@@ -14,7 +14,8 @@
 import { RESOURCES } from "../mod/kube/mod.ts";
 import type { KubeObject } from "../mod/kube/api.ts";
 import { configureLogging } from "../mod/log/mod.ts";
-import { clusterWithApiServerProcess, lbService } from "../tests/fiberlb_support.ts";
+import { clusterWithApiServerProcess } from "../tests/fiberlb_cluster.ts";
+import { lbService } from "../tests/fiberlb_support.ts";
 
 configureLogging({ level: "error" });
 const COUNT = Number(Deno.args[0] ?? 1000);
@@ -147,37 +148,24 @@ async function rate(hostname: string, port: number, streams: number): Promise<nu
 }
 
 async function throughput(): Promise<Array<[string, number, number]>> {
-  const { embedded, loopbackNet } = await import("../tests/fiberlb_support.ts");
+  const { embedded, healthCheck, lbRequest, loopbackNet, poolTemplate } = await import(
+    "../tests/fiberlb_support.ts"
+  );
   const f = await embedded("bench-tp");
   const s = sink();
   const vip = loopbackNet().ip(1);
   try {
     // One call: the load balancer with its pool and listener.
-    await f.client.createLoadBalancer({
+    await f.client.createLoadBalancer(lbRequest({
       name: "tp",
-      description: "",
       external_ip: vip,
-      org_id: "",
-      project_id: "",
-      ip_sharing_key: "",
-      labels: {},
-      pools: [{
-        name: "p",
-        algorithm: "ROUND_ROBIN",
-        session_affinity: "NONE",
-        affinity_timeout_seconds: 0,
-        health_check: {
-          type: "HEALTH_CHECK_NONE",
-          path: "",
-          interval_ms: 10_000,
-          timeout_ms: 5000,
-          retries: 3,
-          port: 0,
-        },
-        members: [{ address: "127.0.0.1", port: s.port, weight: 1 }],
-      }],
+      pools: [
+        poolTemplate([{ address: "127.0.0.1", port: s.port }], {
+          health_check: healthCheck("HEALTH_CHECK_NONE"),
+        }),
+      ],
       listeners: [{ name: "l", protocol: "TCP", port: 9999, default_pool_name: "p" }],
-    });
+    }));
     const out: Array<[string, number, number]> = [];
     for (const streams of [1, 4]) {
       const direct = await rate("127.0.0.1", s.port, streams);

@@ -3,17 +3,10 @@
  * and bad paths, and ABORTED for concurrent operations on one volume.
  */
 import assert from "node:assert/strict";
-import { codeOf, GiB, type Harness, mountCap, startHarness, Status } from "./csi_harness.ts";
+import { codeOf, GiB, mountCap, Status } from "./csi_harness.ts";
+import type { grpc } from "../mod/grpc/mod.ts";
+import { withHarness } from "./support/csi.ts";
 import { mountAt, readMounts } from "../csi/mount.ts";
-
-async function withHarness(fn: (h: Harness) => Promise<void>) {
-  const h = await startHarness();
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
 
 const cap = mountCap("ext4");
 
@@ -94,63 +87,39 @@ Deno.test("csi unknown volume gets the code each RPC specifies", () =>
     const id = "vol-00000000000000000000";
     const staging = await h.dir("s");
     const target = `${await h.dir("t")}/m`;
-    const expect = async (client: unknown, method: string, req: unknown, code: number) =>
-      assert.equal(await codeOf(h.rpc(client as never, method, req)), code, method);
-    await expect(h.controller, "ControllerPublishVolume", {
-      volume_id: id,
-      node_id: h.nodeId,
-      volume_capability: cap,
-    }, Status.NOT_FOUND);
-    await expect(h.controller, "ValidateVolumeCapabilities", {
-      volume_id: id,
-      volume_capabilities: [cap],
-    }, Status.NOT_FOUND);
-    await expect(h.controller, "ControllerExpandVolume", {
-      volume_id: id,
-      capacity_range: { required_bytes: GiB },
-    }, Status.NOT_FOUND);
-    await expect(h.controller, "ControllerGetVolume", { volume_id: id }, Status.NOT_FOUND);
-    await expect(
-      h.controller,
-      "CreateSnapshot",
-      { name: "khcsi-x", source_volume_id: id },
-      Status.NOT_FOUND,
-    );
-    await expect(h.node, "NodeStageVolume", {
-      volume_id: id,
-      staging_target_path: staging,
-      volume_capability: cap,
-    }, Status.NOT_FOUND);
-    await expect(h.node, "NodePublishVolume", {
-      volume_id: id,
-      staging_target_path: staging,
-      target_path: target,
-      volume_capability: cap,
-    }, Status.NOT_FOUND);
-    await expect(
-      h.node,
-      "NodeUnpublishVolume",
-      { volume_id: id, target_path: target },
-      Status.NOT_FOUND,
-    );
-    await expect(
-      h.node,
-      "NodeUnstageVolume",
-      { volume_id: id, staging_target_path: staging },
-      Status.NOT_FOUND,
-    );
-    await expect(
-      h.node,
-      "NodeGetVolumeStats",
-      { volume_id: id, volume_path: target },
-      Status.NOT_FOUND,
-    );
-    await expect(
-      h.node,
-      "NodeExpandVolume",
-      { volume_id: id, volume_path: target },
-      Status.NOT_FOUND,
-    );
+    // Every RPC that names a volume; each answers NOT_FOUND for one that does not exist.
+    const callsOnUnknownVolume: Array<[grpc.Client, string, Record<string, unknown>]> = [
+      [h.controller, "ControllerPublishVolume", {
+        volume_id: id,
+        node_id: h.nodeId,
+        volume_capability: cap,
+      }],
+      [h.controller, "ValidateVolumeCapabilities", { volume_id: id, volume_capabilities: [cap] }],
+      [h.controller, "ControllerExpandVolume", {
+        volume_id: id,
+        capacity_range: { required_bytes: GiB },
+      }],
+      [h.controller, "ControllerGetVolume", { volume_id: id }],
+      [h.controller, "CreateSnapshot", { name: "khcsi-x", source_volume_id: id }],
+      [h.node, "NodeStageVolume", {
+        volume_id: id,
+        staging_target_path: staging,
+        volume_capability: cap,
+      }],
+      [h.node, "NodePublishVolume", {
+        volume_id: id,
+        staging_target_path: staging,
+        target_path: target,
+        volume_capability: cap,
+      }],
+      [h.node, "NodeUnpublishVolume", { volume_id: id, target_path: target }],
+      [h.node, "NodeUnstageVolume", { volume_id: id, staging_target_path: staging }],
+      [h.node, "NodeGetVolumeStats", { volume_id: id, volume_path: target }],
+      [h.node, "NodeExpandVolume", { volume_id: id, volume_path: target }],
+    ];
+    for (const [client, method, req] of callsOnUnknownVolume) {
+      assert.equal(await codeOf(h.rpc(client, method, req)), Status.NOT_FOUND, method);
+    }
     // Deleting or unpublishing what does not exist is success.
     await h.rpc(h.controller, "DeleteVolume", { volume_id: id });
     await h.rpc(h.controller, "ControllerUnpublishVolume", { volume_id: id, node_id: h.nodeId });

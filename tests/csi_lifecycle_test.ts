@@ -3,26 +3,10 @@
  * runs in its own temp dir and tears everything down in `finally`.
  */
 import assert from "node:assert/strict";
-import {
-  blockCap,
-  codeOf,
-  GiB,
-  type Harness,
-  mountCap,
-  startHarness,
-  Status,
-} from "./csi_harness.ts";
+import { blockCap, codeOf, GiB, type Harness, mountCap, Status } from "./csi_harness.ts";
+import { withHarness } from "./support/csi.ts";
 import { mountAt } from "../csi/mount.ts";
 import { exec } from "../mod/lightningstor/exec.ts";
-
-async function withHarness(fn: (h: Harness) => Promise<void>, o = {}) {
-  const h = await startHarness(o);
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
 
 /** Creates, controller-publishes and stages a volume; returns its id and paths. */
 async function provision(h: Harness, name: string, cap: unknown, bytes = GiB, readonly = false) {

@@ -12,16 +12,14 @@ import { runFiberlbController } from "../mod/fiberlb/controller.ts";
 import { parsePools } from "../mod/fiberlb/pools.ts";
 import { startEmbeddedFiberlb } from "../mod/fiberlbd/mod.ts";
 import { logger } from "../mod/log/mod.ts";
+import { cluster, getService, ingressIp, waitForIngress } from "./fiberlb_cluster.ts";
 import {
-  cluster,
   endpointSlice,
   fiberlbConfig,
-  getService,
-  ingressIp,
+  lbRequest,
   lbService,
   tempDir,
   waitFor,
-  waitForIngress,
 } from "./fiberlb_support.ts";
 import { startTestApiServer } from "./support/apiserver/mod.ts";
 
@@ -220,15 +218,7 @@ Deno.test("orphans are garbage-collected; foreign load balancers keep their addr
   const c = await cluster("gc", { externalIpPool: "192.0.2.1-192.0.2.10", clusterName: "gc" });
   try {
     const lb = (name: string, ip: string, labels: Record<string, string>) =>
-      c.fiberlb.client.createLoadBalancer({
-        name,
-        description: "",
-        external_ip: ip,
-        org_id: "",
-        project_id: "",
-        ip_sharing_key: "",
-        labels,
-      });
+      c.fiberlb.client.createLoadBalancer(lbRequest({ name, external_ip: ip, labels }));
     const ours = (svc: string) => ({
       "k8shost.plasmacloud.io/cluster": "gc",
       "k8shost.plasmacloud.io/service": svc,

@@ -13,11 +13,10 @@ import {
   getService,
   ingressIp,
   lbCondition,
-  lbService,
-  waitFor,
   waitForCondition,
   waitForIngress,
-} from "./fiberlb_support.ts";
+} from "./fiberlb_cluster.ts";
+import { lbService, waitFor } from "./fiberlb_support.ts";
 
 const api = (c: Awaited<ReturnType<typeof cluster>>) => c.server.api;
 

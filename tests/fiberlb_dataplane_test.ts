@@ -6,62 +6,17 @@
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import net from "node:net";
-import type { FiberlbClient, HealthCheck, LoadBalancer } from "../mod/fiberlb/client.ts";
 import {
   count,
   embedded,
+  FAST_TCP_CHECK,
+  lbRequest,
+  lbWithPool,
   loopbackNet,
   nameServer,
   waitFor,
   whoAnswers,
 } from "./fiberlb_support.ts";
-
-const TCP_CHECK: HealthCheck = {
-  type: "HEALTH_CHECK_TCP",
-  path: "",
-  interval_ms: 150,
-  timeout_ms: 100,
-  retries: 2,
-  port: 0,
-};
-
-async function lbWithPool(
-  client: FiberlbClient,
-  ip: string,
-  port: number,
-  members: Array<{ address: string; port: number; weight?: number }>,
-  extra: Record<string, unknown> = {},
-  protocol: "TCP" | "UDP" = "TCP",
-): Promise<{ lb: LoadBalancer; poolId: string; listenerId: string }> {
-  const lb = await client.createLoadBalancer({
-    name: `dp-${crypto.randomUUID().slice(0, 8)}`,
-    description: "",
-    external_ip: ip,
-    org_id: "",
-    project_id: "",
-    ip_sharing_key: "",
-    labels: {},
-  });
-  const pool = await client.createPool({
-    load_balancer_id: lb.id,
-    name: "p",
-    algorithm: "ROUND_ROBIN",
-    session_affinity: "NONE",
-    affinity_timeout_seconds: 0,
-    health_check: TCP_CHECK,
-    members: members.map((m) => ({ weight: 1, ...m })),
-    ...extra,
-  });
-  const listener = await client.createListener({
-    load_balancer_id: lb.id,
-    name: "l",
-    protocol,
-    port,
-    default_pool_id: pool.id,
-  });
-  assert.equal(listener.status, "LISTENER_ACTIVE", listener.status_message);
-  return { lb, poolId: pool.id, listenerId: listener.id };
-}
 
 Deno.test("tcp: round-robin spread, failover when a backend dies, recovery when it returns", async () => {
   const f = await embedded("dp-rr");
@@ -250,7 +205,7 @@ Deno.test("tcp: HTTP health checks take a failing member out", async () => {
     const { poolId } = await lbWithPool(f.client, net24.ip(30), 8000, [
       { address: "127.0.0.1", port: a.addr.port },
       { address: "127.0.0.1", port: b.addr.port },
-    ], { health_check: { ...TCP_CHECK, type: "HEALTH_CHECK_HTTP", path: "/healthz" } });
+    ], { health_check: { ...FAST_TCP_CHECK, type: "HEALTH_CHECK_HTTP", path: "/healthz" } });
     const pool = await waitFor("health verdicts", async () => {
       const p = await f.client.getPool({ id: poolId });
       return p.members.every((m) => m.health !== "MEMBER_HEALTH_UNKNOWN") && p;
@@ -332,15 +287,9 @@ Deno.test("listeners report bind errors and recover once the address is free", a
   const blocker = Deno.listen({ hostname: net24.ip(50), port: 6000 });
   let blocked = true;
   try {
-    const lb = await f.client.createLoadBalancer({
-      name: "bind",
-      description: "",
-      external_ip: net24.ip(50),
-      org_id: "",
-      project_id: "",
-      ip_sharing_key: "",
-      labels: {},
-    });
+    const lb = await f.client.createLoadBalancer(
+      lbRequest({ name: "bind", external_ip: net24.ip(50) }),
+    );
     const l = await f.client.createListener({
       load_balancer_id: lb.id,
       name: "l",
@@ -359,15 +308,9 @@ Deno.test("listeners report bind errors and recover once the address is free", a
     );
 
     // An address that is not local cannot be served while address management is off.
-    const far = await f.client.createLoadBalancer({
-      name: "far",
-      description: "",
-      external_ip: "198.18.250.7",
-      org_id: "",
-      project_id: "",
-      ip_sharing_key: "",
-      labels: {},
-    });
+    const far = await f.client.createLoadBalancer(
+      lbRequest({ name: "far", external_ip: "198.18.250.7" }),
+    );
     const fl = await f.client.createListener({
       load_balancer_id: far.id,
       name: "l",

@@ -6,15 +6,14 @@
 import assert from "node:assert/strict";
 import type { KubeObject } from "../mod/kube/api.ts";
 import { RESOURCES } from "../mod/kube/mod.ts";
+import { cluster, waitForIngress } from "./fiberlb_cluster.ts";
 import {
-  cluster,
   count,
   endpointSlice,
   lbService,
   loopbackNet,
   nameServer,
   waitFor,
-  waitForIngress,
   whoAnswers,
 } from "./fiberlb_support.ts";
 

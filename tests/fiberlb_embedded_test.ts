@@ -11,18 +11,19 @@ import {
 } from "../mod/fiberlb/client.ts";
 import { parseRange } from "../mod/fiberlb/pools.ts";
 import { Status } from "../mod/grpc/mod.ts";
-import { embedded, loopbackNet, nameServer, tempDir, whoAnswers } from "./fiberlb_support.ts";
+import {
+  embedded,
+  healthCheck,
+  lbRequest,
+  loopbackNet,
+  nameServer,
+  poolTemplate,
+  tempDir,
+  whoAnswers,
+} from "./fiberlb_support.ts";
 
-const req = (o: Partial<CreateLoadBalancerRequest>): CreateLoadBalancerRequest => ({
-  name: "lb",
-  description: "",
-  external_ip: "",
-  org_id: "org-a",
-  project_id: "proj-1",
-  ip_sharing_key: "",
-  labels: {},
-  ...o,
-});
+const req = (o: Partial<CreateLoadBalancerRequest>) =>
+  lbRequest({ org_id: "org-a", project_id: "proj-1", ...o });
 
 async function rejects(p: Promise<unknown>, code: number, message?: RegExp): Promise<void> {
   try {
@@ -83,19 +84,7 @@ Deno.test("create is idempotent by name and refuses a different spec", async () 
 
     const pool = await f.client.createPool({
       load_balancer_id: a.id,
-      name: "p",
-      algorithm: "LEAST_CONN",
-      session_affinity: "NONE",
-      affinity_timeout_seconds: 0,
-      health_check: {
-        type: "HEALTH_CHECK_TCP",
-        path: "",
-        interval_ms: 1000,
-        timeout_ms: 500,
-        retries: 2,
-        port: 0,
-      },
-      members: [{ address: "10.0.0.1", port: 80, weight: 1 }],
+      ...poolTemplate([{ address: "10.0.0.1", port: 80 }], { algorithm: "LEAST_CONN" }),
     });
     const poolAgain = await f.client.createPool({ ...pool, load_balancer_id: a.id });
     assert.equal(poolAgain.id, pool.id);
@@ -332,19 +321,9 @@ Deno.test("state survives a restart and the data plane comes back with it", asyn
     const lb = await f.client.createLoadBalancer(req({ name: "keep", external_ip: net24.ip(5) }));
     const pool = await f.client.createPool({
       load_balancer_id: lb.id,
-      name: "p",
-      algorithm: "ROUND_ROBIN",
-      session_affinity: "NONE",
-      affinity_timeout_seconds: 0,
-      health_check: {
-        type: "HEALTH_CHECK_NONE",
-        path: "",
-        interval_ms: 1000,
-        timeout_ms: 500,
-        retries: 3,
-        port: 0,
-      },
-      members: [{ address: "127.0.0.1", port: backend.port, weight: 1 }],
+      ...poolTemplate([{ address: "127.0.0.1", port: backend.port }], {
+        health_check: healthCheck("HEALTH_CHECK_NONE"),
+      }),
     });
     await f.client.createListener({
       load_balancer_id: lb.id,

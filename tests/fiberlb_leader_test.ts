@@ -14,15 +14,8 @@ import {
 } from "../mod/fiberlb/mod.ts";
 import { logger } from "../mod/log/mod.ts";
 import { Registry } from "../mod/metrics/mod.ts";
-import {
-  embedded,
-  fiberlbConfig,
-  getService,
-  ingressIp,
-  lbService,
-  waitFor,
-  waitForIngress,
-} from "./fiberlb_support.ts";
+import { getService, ingressIp, waitForIngress } from "./fiberlb_cluster.ts";
+import { embedded, fiberlbConfig, lbService, waitFor } from "./fiberlb_support.ts";
 import { startTestApiServer } from "./support/apiserver/mod.ts";
 
 Deno.test("leader handover: one leader at a time, the follower takes over, no double allocation", async () => {

@@ -9,17 +9,15 @@ import { createFiberlbPart } from "../mod/fiberlb/mod.ts";
 import { logger } from "../mod/log/mod.ts";
 import { Registry } from "../mod/metrics/mod.ts";
 import type { Part } from "../mod/part/mod.ts";
+import { getService, ingressIp, waitForIngress } from "./fiberlb_cluster.ts";
 import {
   endpointSlice,
   fiberlbConfig,
-  getService,
-  ingressIp,
   lbService,
   loopbackNet,
   nameServer,
   tempDir,
   waitFor,
-  waitForIngress,
   whoAnswers,
 } from "./fiberlb_support.ts";
 import { startTestApiServer } from "./support/apiserver/mod.ts";

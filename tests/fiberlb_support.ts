@@ -1,20 +1,26 @@
-/** Shared helpers of the FiberLB tests: temp dirs, loopback "external IPs", backends. */
-import { FiberlbClient } from "../mod/fiberlb/client.ts";
+/**
+ * Shared helpers of the FiberLB tests: temp dirs, loopback "external IPs", the embedded FiberLB,
+ * request fixtures, backends, and the Kubernetes objects a controller test creates.
+ * Controller terms and what tests read back from Services are in fiberlb_cluster.ts.
+ */
+import assert from "node:assert/strict";
+import {
+  type CreateLoadBalancerRequest,
+  FiberlbClient,
+  type HealthCheck,
+  type HealthCheckType,
+  type LoadBalancer,
+  type PoolMember,
+  type PoolTemplate,
+} from "../mod/fiberlb/client.ts";
 import {
   type EmbeddedFiberlb,
   type EmbeddedOptions,
   startEmbeddedFiberlb,
 } from "../mod/fiberlbd/mod.ts";
 import type { KubeObject } from "../mod/kube/api.ts";
-import { RESOURCES } from "../mod/kube/mod.ts";
 import { type Config, configSpec } from "../mod/config/spec.ts";
 import { type ConfigIssue, validate } from "../mod/config/schema.ts";
-import { type FiberlbController, runFiberlbController } from "../mod/fiberlb/controller.ts";
-import { parsePools } from "../mod/fiberlb/pools.ts";
-import { logger } from "../mod/log/mod.ts";
-import { Registry } from "../mod/metrics/mod.ts";
-import { startTestApiServer, type TestApiServer } from "./support/apiserver/mod.ts";
-import { type ApiServerProcess, startApiServerProcess } from "./support/apiserver/process.ts";
 
 export async function tempDir(tag: string): Promise<string> {
   return await Deno.makeTempDir({ prefix: `kh-fiberlb-${tag}-` });
@@ -53,6 +59,80 @@ export async function embedded(tag: string, opts: Partial<EmbeddedOptions> = {})
       if (opts.dataDir === undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+// ---- request fixtures ----------------------------------------------------------------------
+/** A CreateLoadBalancer request of no tenant, empty but for `o`. */
+export function lbRequest(o: Partial<CreateLoadBalancerRequest> = {}): CreateLoadBalancerRequest {
+  return {
+    name: "lb",
+    description: "",
+    external_ip: "",
+    org_id: "",
+    project_id: "",
+    ip_sharing_key: "",
+    labels: {},
+    ...o,
+  };
+}
+
+export function healthCheck(
+  type: HealthCheckType = "HEALTH_CHECK_TCP",
+  o: Partial<HealthCheck> = {},
+): HealthCheck {
+  return { type, path: "", interval_ms: 1000, timeout_ms: 500, retries: 2, port: 0, ...o };
+}
+
+type MemberSpec = Omit<PoolMember, "weight"> & { weight?: number };
+
+/** Round-robin pool `p` of `members` (weight 1 unless given), TCP-checked; `o` overrides. */
+export function poolTemplate(members: MemberSpec[], o: Partial<PoolTemplate> = {}): PoolTemplate {
+  return {
+    name: "p",
+    algorithm: "ROUND_ROBIN",
+    session_affinity: "NONE",
+    affinity_timeout_seconds: 0,
+    health_check: healthCheck(),
+    members: members.map((m) => ({ weight: 1, ...m })),
+    ...o,
+  };
+}
+
+/** Probes often enough that failover tests see a verdict within a second. */
+export const FAST_TCP_CHECK = healthCheck("HEALTH_CHECK_TCP", {
+  interval_ms: 150,
+  timeout_ms: 100,
+});
+
+/**
+ * A load balancer on `ip` serving `members` on `port`: pool `p` (FAST_TCP_CHECK unless `pool`
+ * says otherwise) behind listener `l`, which must be active.
+ */
+export async function lbWithPool(
+  client: FiberlbClient,
+  ip: string,
+  port: number,
+  members: MemberSpec[],
+  pool: Record<string, unknown> = {},
+  protocol: "TCP" | "UDP" = "TCP",
+): Promise<{ lb: LoadBalancer; poolId: string; listenerId: string }> {
+  const lb = await client.createLoadBalancer(
+    lbRequest({ name: `lb-${crypto.randomUUID().slice(0, 8)}`, external_ip: ip }),
+  );
+  const created = await client.createPool({
+    load_balancer_id: lb.id,
+    ...poolTemplate(members, { health_check: FAST_TCP_CHECK }),
+    ...pool,
+  });
+  const listener = await client.createListener({
+    load_balancer_id: lb.id,
+    name: "l",
+    protocol,
+    port,
+    default_pool_id: created.id,
+  });
+  assert.equal(listener.status, "LISTENER_ACTIVE", listener.status_message);
+  return { lb, poolId: created.id, listenerId: listener.id };
 }
 
 /** A TCP server answering every connection with its name, then echoing. */
@@ -159,76 +239,6 @@ export function fiberlbConfig(
   return cfg;
 }
 
-export interface Cluster<S extends ApiServerLike = TestApiServer> {
-  server: S;
-  fiberlb: Fixture;
-  config: Config;
-  metrics: Registry;
-  /** Starts a controller term; stop it by aborting the returned controller's signal. */
-  startController(): { controller: FiberlbController; abort: AbortController };
-  close(): Promise<void>;
-}
-
-type ApiServerLike = Pick<TestApiServer, "api" | "close">;
-
-export async function cluster(
-  tag: string,
-  fiberlb: Record<string, unknown>,
-  opts: Partial<EmbeddedOptions> = {},
-): Promise<Cluster> {
-  return assemble(await startTestApiServer(), tag, fiberlb, opts);
-}
-
-/** As cluster(), with the API server in a process of its own (benches). */
-export async function clusterWithApiServerProcess(
-  tag: string,
-  fiberlb: Record<string, unknown>,
-  opts: Partial<EmbeddedOptions> = {},
-): Promise<Cluster<ApiServerProcess>> {
-  return assemble(await startApiServerProcess({ tls: false }), tag, fiberlb, opts);
-}
-
-async function assemble<S extends ApiServerLike>(
-  server: S,
-  tag: string,
-  fiberlb: Record<string, unknown>,
-  opts: Partial<EmbeddedOptions>,
-): Promise<Cluster<S>> {
-  const f = await embedded(tag, { dataPlane: false, ...opts });
-  const config = fiberlbConfig({ endpointDebounce: "50ms", resync: "1h", ...fiberlb }, f.dir);
-  const { pools, errors } = parsePools(config.fiberlb);
-  if (errors.length) throw new Error(errors.join("; "));
-  const metrics = new Registry();
-  const running: Array<{ controller: FiberlbController; abort: AbortController }> = [];
-  return {
-    server,
-    fiberlb: f,
-    config,
-    metrics,
-    startController() {
-      const abort = new AbortController();
-      const controller = runFiberlbController({
-        api: server.api,
-        client: f.client,
-        config: config.fiberlb,
-        pools,
-        log: logger(`test.${tag}`),
-        metrics,
-        informerResyncMs: 3_600_000,
-      }, abort.signal);
-      running.push({ controller, abort });
-      return { controller, abort };
-    },
-    async close() {
-      for (const r of running) r.abort.abort();
-      for (const r of running) await r.controller.stopped();
-      await f.close();
-      await server.close();
-      await Deno.remove(f.dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
 export function lbService(
   name: string,
   o: {
@@ -271,59 +281,4 @@ export function endpointSlice(
       return { addresses: [e.ip], conditions: { ready: e.ready ?? true }, nodeName: e.nodeName };
     }),
   };
-}
-
-export async function getService(
-  server: TestApiServer,
-  name: string,
-  namespace = "default",
-): Promise<KubeObject> {
-  return await server.api.get<KubeObject>(RESOURCES.services, name, namespace);
-}
-
-export function ingressIp(svc: KubeObject | undefined): string | undefined {
-  return svc?.status?.loadBalancer?.ingress?.[0]?.ip;
-}
-
-export function lbCondition(
-  svc: KubeObject,
-): { status: string; reason: string; message: string } | undefined {
-  return (svc.status?.conditions ?? []).find((c: { type: string }) =>
-    c.type === "fiberlb.plasmacloud.io/LoadBalancerReady"
-  );
-}
-
-export async function waitForIngress(
-  server: TestApiServer,
-  name: string,
-  namespace = "default",
-): Promise<string> {
-  return await waitFor(
-    `ingress of ${namespace}/${name}`,
-    async () => ingressIp(await getService(server, name, namespace)),
-  );
-}
-
-export async function waitForCondition(
-  server: TestApiServer,
-  name: string,
-  reason: string,
-  namespace = "default",
-): Promise<{ status: string; reason: string; message: string }> {
-  return await waitFor(`condition ${reason} on ${namespace}/${name}`, async () => {
-    const c = lbCondition(await getService(server, name, namespace));
-    return c?.reason === reason ? c : undefined;
-  });
-}
-
-/** Events recorded about a Service, as `reason: message`. */
-export async function eventsOf(
-  server: TestApiServer,
-  name: string,
-  namespace = "default",
-): Promise<string[]> {
-  const list = await server.api.list<KubeObject>(RESOURCES.events, { namespace });
-  return list.items.filter((e) => e.involvedObject?.name === name).map((e) =>
-    `${e.reason}: ${e.message}`
-  );
 }

@@ -4,40 +4,15 @@
  * existing load balancer returned as it is.
  */
 import assert from "node:assert/strict";
-import {
-  type CreateLoadBalancerRequest,
-  grpcCode,
-  type PoolTemplate,
-} from "../mod/fiberlb/client.ts";
+import { type CreateLoadBalancerRequest, grpcCode } from "../mod/fiberlb/client.ts";
 import { Status } from "../mod/grpc/mod.ts";
-import { embedded, loopbackNet } from "./fiberlb_support.ts";
+import { embedded, lbRequest, loopbackNet, poolTemplate } from "./fiberlb_support.ts";
 
-const pool = (name: string, port = 8080): PoolTemplate => ({
-  name,
-  algorithm: "LEAST_CONN",
-  session_affinity: "NONE",
-  affinity_timeout_seconds: 0,
-  health_check: {
-    type: "HEALTH_CHECK_TCP",
-    path: "",
-    interval_ms: 1000,
-    timeout_ms: 500,
-    retries: 2,
-    port: 0,
-  },
-  members: [{ address: "10.0.0.1", port, weight: 1 }],
-});
+const pool = (name: string, port = 8080) =>
+  poolTemplate([{ address: "10.0.0.1", port }], { name, algorithm: "LEAST_CONN" });
 
-const req = (o: Partial<CreateLoadBalancerRequest>): CreateLoadBalancerRequest => ({
-  name: "lb",
-  description: "",
-  external_ip: "",
-  org_id: "org-a",
-  project_id: "proj-1",
-  ip_sharing_key: "",
-  labels: {},
-  ...o,
-});
+const req = (o: Partial<CreateLoadBalancerRequest>) =>
+  lbRequest({ org_id: "org-a", project_id: "proj-1", ...o });
 
 async function rejects(p: Promise<unknown>, code: number, message: RegExp): Promise<void> {
   const err = await p.then(() => undefined, (e) => e as Error);

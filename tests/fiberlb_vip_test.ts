@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { FiberlbClient } from "../mod/fiberlb/client.ts";
-import { nameServer, tempDir, waitFor, whoAnswers } from "./fiberlb_support.ts";
+import {
+  healthCheck,
+  lbWithPool,
+  nameServer,
+  tempDir,
+  waitFor,
+  whoAnswers,
+} from "./fiberlb_support.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -109,39 +116,9 @@ Deno.test("non-local external IPs go on fiberlb0 in the namespace and carry real
 
     child = await startInNetns(ns, dir);
     let client = new FiberlbClient({ endpoint: child.target });
-    const lb = await client.createLoadBalancer({
-      name: "vip",
-      description: "",
-      external_ip: vip,
-      org_id: "",
-      project_id: "",
-      ip_sharing_key: "",
-      labels: {},
+    const { lb } = await lbWithPool(client, vip, 80, [{ address: hostIp, port: backend.port }], {
+      health_check: healthCheck("HEALTH_CHECK_TCP", { interval_ms: 500, timeout_ms: 300 }),
     });
-    const pool = await client.createPool({
-      load_balancer_id: lb.id,
-      name: "p",
-      algorithm: "ROUND_ROBIN",
-      session_affinity: "NONE",
-      affinity_timeout_seconds: 0,
-      health_check: {
-        type: "HEALTH_CHECK_TCP",
-        path: "",
-        interval_ms: 500,
-        timeout_ms: 300,
-        retries: 2,
-        port: 0,
-      },
-      members: [{ address: hostIp, port: backend.port, weight: 1 }],
-    });
-    const l = await client.createListener({
-      load_balancer_id: lb.id,
-      name: "l",
-      protocol: "TCP",
-      port: 80,
-      default_pool_id: pool.id,
-    });
-    assert.equal(l.status, "LISTENER_ACTIVE", l.status_message);
     assert.deepEqual(await addrsOn(ns, "fiberlb0"), [vip]);
     assert.equal(await whoAnswers(vip, 80), "behind-vip");
 

@@ -4,12 +4,8 @@
  * 127.0.0.1 plays the upstream resolver for names outside the cluster domain.
  */
 import assert from "node:assert/strict";
-import {
-  desiredRecords,
-  type EndpointSlice,
-  type Pod,
-  type Service,
-} from "../mod/flashdns/desired.ts";
+import { desiredRecords } from "../mod/flashdns/desired.ts";
+import type { EndpointSlice, Pod, Service } from "../mod/flashdns/kube_objects.ts";
 import { createFlashdnsClient } from "../mod/flashdns/client.ts";
 import { type EmbeddedFlashdns, startEmbeddedFlashdns } from "../mod/flashdnsd/mod.ts";
 import { dig, tempDir } from "./flashdns_support.ts";

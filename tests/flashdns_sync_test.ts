@@ -6,12 +6,8 @@ import assert from "node:assert/strict";
 import { logger } from "../mod/log/mod.ts";
 import { Registry } from "../mod/metrics/mod.ts";
 import { createFlashdnsClient, type FlashdnsClient } from "../mod/flashdns/client.ts";
-import {
-  clusterRecords,
-  podRecords,
-  type Service,
-  serviceRecords,
-} from "../mod/flashdns/desired.ts";
+import type { Service } from "../mod/flashdns/kube_objects.ts";
+import { clusterRecords, podRecords, serviceRecords } from "../mod/flashdns/object_records.ts";
 import { fqdn, type RecordSet } from "../mod/flashdns/records.ts";
 import { RecordSyncer } from "../mod/flashdns/reconcile.ts";
 import { type EmbeddedFlashdns, startEmbeddedFlashdns } from "../mod/flashdnsd/mod.ts";

@@ -1,9 +1,9 @@
 /** JWKS behaviour: prefetch, rotation on unknown kid, cooldown, endpoint down, last good keys. */
 import assert from "node:assert/strict";
 import { Counter } from "../mod/metrics/mod.ts";
-import { checkJwksUrl, RemoteJwks } from "../mod/iam/jwks.ts";
-import { capturingLogger, review, startPart } from "./iam_helpers.ts";
-import { claims, ISSUER, sign, startJwksServer, testKey } from "./iam_keys.ts";
+import { checkJwksUrl, type JwksOptions, RemoteJwks } from "../mod/iam/jwks.ts";
+import { capturingLogger, review, type RunningPart, startPart } from "./iam_helpers.ts";
+import { claims, ISSUER, type JwksServer, sign, startJwksServer, testKey } from "./iam_keys.ts";
 
 const log = capturingLogger();
 
@@ -12,14 +12,47 @@ function status(body: Record<string, unknown>) {
   return body.status as any;
 }
 
-Deno.test("unknown kid, then a rotated JWKS: the webhook refetches and accepts", async () => {
-  const k1 = await testKey("ES256", "k1");
-  const k2 = await testKey("RS256", "k2");
-  const jwks = startJwksServer([k1.publicJwk]);
+/**
+ * Runs `fn` against a webhook part trusting `jwks` for ISSUER with no refetch cooldown, so every
+ * unknown kid refetches; stops both afterwards.
+ */
+async function withWebhookOn(jwks: JwksServer, fn: (p: RunningPart) => Promise<void>) {
   const p = await startPart({
     jwt: { issuer: ISSUER, jwksUrl: jwks.url, jwksRefetchCooldown: "0s" },
   });
   try {
+    await fn(p);
+  } finally {
+    await p.stop();
+    await jwks.close();
+  }
+}
+
+/** RemoteJwks options for `url`: 2 s fetches, hourly refresh, no cooldown unless `over` says. */
+function remoteOptions(url: string, over: Partial<JwksOptions> = {}): JwksOptions {
+  return { url, timeoutMs: 2000, refreshIntervalMs: 3_600_000, cooldownMs: 0, log, ...over };
+}
+
+/** Runs `fn` with a RemoteJwks on `jwks` (not yet started); stops both afterwards. */
+async function withRemoteJwks(
+  jwks: JwksServer,
+  over: Partial<JwksOptions>,
+  fn: (remote: RemoteJwks) => Promise<void>,
+) {
+  const remote = new RemoteJwks(remoteOptions(jwks.url, over));
+  try {
+    await fn(remote);
+  } finally {
+    remote.stop();
+    await jwks.close();
+  }
+}
+
+Deno.test("unknown kid, then a rotated JWKS: the webhook refetches and accepts", async () => {
+  const k1 = await testKey("ES256", "k1");
+  const k2 = await testKey("RS256", "k2");
+  const jwks = startJwksServer([k1.publicJwk]);
+  await withWebhookOn(jwks, async (p) => {
     assert.equal(jwks.fetches, 1, "prefetched at start");
     const t1 = await sign(k1, claims());
     assert.equal(status((await review(p.url, p.apiserver, t1)).body).authenticated, true);
@@ -39,19 +72,13 @@ Deno.test("unknown kid, then a rotated JWKS: the webhook refetches and accepts",
       p.metrics.render(),
       /k8shost_iam_jwks_refreshes_total\{result="ok",trigger="unknown_kid"\} 2/,
     );
-  } finally {
-    await p.stop();
-    await jwks.close();
-  }
+  });
 });
 
 Deno.test("JWKS endpoint down: last good keys kept, unknown kids refused with a clear error", async () => {
   const k1 = await testKey("ES256", "k1");
   const jwks = startJwksServer([k1.publicJwk]);
-  const p = await startPart({
-    jwt: { issuer: ISSUER, jwksUrl: jwks.url, jwksRefetchCooldown: "0s" },
-  });
-  try {
+  await withWebhookOn(jwks, async (p) => {
     jwks.down = true;
     const fresh = await sign(k1, claims({ jti: "after-outage" }));
     assert.equal(status((await review(p.url, p.apiserver, fresh)).body).authenticated, true);
@@ -63,20 +90,14 @@ Deno.test("JWKS endpoint down: last good keys kept, unknown kids refused with a 
       /k8shost_iam_jwks_refreshes_total\{result="error",trigger="unknown_kid"\} 1/,
     );
     assert.ok(p.logs.some((l) => l.includes("JWKS refresh failed") && l.includes("HTTP 503")));
-  } finally {
-    await p.stop();
-    await jwks.close();
-  }
+  });
 });
 
 Deno.test("JWKS endpoint down from the start: answers say the keys are unavailable", async () => {
   const k1 = await testKey("ES256", "k1");
   const jwks = startJwksServer([k1.publicJwk]);
   jwks.down = true;
-  const p = await startPart({
-    jwt: { issuer: ISSUER, jwksUrl: jwks.url, jwksRefetchCooldown: "0s" },
-  });
-  try {
+  await withWebhookOn(jwks, async (p) => {
     assert.equal(p.part.ready(), true, "the webhook serves even without keys");
     const t = await sign(k1, claims());
     const res = await review(p.url, p.apiserver, t);
@@ -87,10 +108,7 @@ Deno.test("JWKS endpoint down from the start: answers say the keys are unavailab
     );
     jwks.down = false; // recovery: the next review fetches and succeeds (transient answers are not cached)
     assert.equal(status((await review(p.url, p.apiserver, t)).body).authenticated, true);
-  } finally {
-    await p.stop();
-    await jwks.close();
-  }
+  });
 });
 
 Deno.test("RemoteJwks: unknown-kid refetches are limited by the cooldown", async () => {
@@ -98,16 +116,7 @@ Deno.test("RemoteJwks: unknown-kid refetches are limited by the cooldown", async
   const jwks = startJwksServer([k1.publicJwk]);
   let now = 1_000_000;
   const refreshes = new Counter("r", "r");
-  const remote = new RemoteJwks({
-    url: jwks.url,
-    timeoutMs: 2000,
-    refreshIntervalMs: 3_600_000,
-    cooldownMs: 30_000,
-    log,
-    refreshes,
-    now: () => now,
-  });
-  try {
+  await withRemoteJwks(jwks, { cooldownMs: 30_000, refreshes, now: () => now }, async (remote) => {
     await remote.start();
     assert.equal((await remote.resolve("ES256", "k1")).length, 1);
     for (let i = 0; i < 20; i++) {
@@ -120,33 +129,20 @@ Deno.test("RemoteJwks: unknown-kid refetches are limited by the cooldown", async
     assert.equal(refreshes.get({ result: "ok", trigger: "unknown_kid" }), 1);
     // A key of the wrong type never matches, whatever the kid.
     assert.equal((await remote.resolve("RS256", "k1")).length, 0);
-  } finally {
-    remote.stop();
-    await jwks.close();
-  }
+  });
 });
 
 Deno.test("RemoteJwks: bad documents keep the previous keys", async () => {
   const k1 = await testKey("ES256", "k1");
   const jwks = startJwksServer([k1.publicJwk]);
-  const remote = new RemoteJwks({
-    url: jwks.url,
-    timeoutMs: 2000,
-    refreshIntervalMs: 3_600_000,
-    cooldownMs: 0,
-    log,
-  });
-  try {
+  await withRemoteJwks(jwks, {}, async (remote) => {
     await remote.start();
     jwks.keys = [{ kty: "oct", k: "c2VjcmV0" }]; // a symmetric key is never taken from a JWKS
     await remote.refresh("test");
     assert.match(remote.lastError, /no usable signature keys/);
     assert.equal(remote.current?.size, 1);
     assert.ok(remote.current?.hasKid("k1"));
-  } finally {
-    remote.stop();
-    await jwks.close();
-  }
+  });
 });
 
 Deno.test("JWKS URL must be https (http only to loopback)", () => {
@@ -163,14 +159,7 @@ Deno.test("static PEM keys and a JWKS for one issuer: both verify", async () => 
   const fromJwks = await testKey("ES256", "j1");
   const fromPem = await testKey("RS256", "unused");
   const jwks = startJwksServer([fromJwks.publicJwk]);
-  const remote = new RemoteJwks({
-    url: jwks.url,
-    timeoutMs: 2000,
-    refreshIntervalMs: 3_600_000,
-    cooldownMs: 0,
-    log,
-  });
-  try {
+  await withRemoteJwks(jwks, {}, async (remote) => {
     await remote.start();
     const verifier = new TokenVerifier({
       trusts: [{
@@ -193,10 +182,7 @@ Deno.test("static PEM keys and a JWKS for one issuer: both verify", async () => 
       true,
       "kid-less PEM key",
     );
-  } finally {
-    remote.stop();
-    await jwks.close();
-  }
+  });
 });
 
 Deno.test("JWKS over HTTPS with a private CA (iam.jwt.jwksCAFile)", async () => {
@@ -210,9 +196,8 @@ Deno.test("JWKS over HTTPS with a private CA (iam.jwt.jwksCAFile)", async () => 
     () => (fetches++, Response.json({ keys: [k1.publicJwk] })),
   );
   const url = `https://127.0.0.1:${server.addr.port}/jwks`;
-  const opts = { url, timeoutMs: 2000, refreshIntervalMs: 3_600_000, cooldownMs: 0, log };
-  const trusted = new RemoteJwks({ ...opts, caPem: ca.certPem });
-  const untrusted = new RemoteJwks(opts);
+  const trusted = new RemoteJwks(remoteOptions(url, { caPem: ca.certPem }));
+  const untrusted = new RemoteJwks(remoteOptions(url));
   try {
     await trusted.start();
     assert.ok(trusted.current?.hasKid("k1"));

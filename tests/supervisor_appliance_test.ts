@@ -7,20 +7,11 @@ import assert from "node:assert/strict";
 import type { PartContext } from "../mod/appliance/context.ts";
 import type { PartSpec } from "../mod/appliance/parts.ts";
 import { nodeNameOf, runAppliance } from "../mod/appliance/run.ts";
-import { validate } from "../mod/config/schema.ts";
-import { type Config, configSpec } from "../mod/config/spec.ts";
-import type { HealthServer } from "../mod/health/server.ts";
+import type { Config } from "../mod/config/spec.ts";
 import { groupMembers } from "../mod/k3s/process.ts";
 import { probeReadyz } from "../mod/k3s/readiness.ts";
-import {
-  alive,
-  captureLogs,
-  FAKE_K3S,
-  pathWithDeno,
-  readStarts,
-  startNotifyReceiver,
-  waitFor,
-} from "./supervisor_support.ts";
+import { alive, FAKE_K3S, readStarts, waitFor } from "./supervisor_support.ts";
+import { applianceConfig, fakeK3sEnv, getHealth, withApplianceTest } from "./support/appliance.ts";
 
 interface Event {
   what: string;
@@ -66,44 +57,26 @@ function testPart(
   };
 }
 
+/** IAM off and the stand-in k3s with short timings, `raw` on top. */
 function config(dir: string, raw: Record<string, unknown> = {}): Config {
-  const issues: unknown[] = [];
-  const c = validate(
-    configSpec,
-    {
-      dataDir: `${dir}/data`,
-      auditLog: { path: `${dir}/log/audit.log` },
-      health: { listen: "127.0.0.1:0" },
-      iam: { enable: false },
-      k3s: {
-        bin: FAKE_K3S,
-        stopGrace: "5s",
-        readyTimeout: "30s",
-        restartBackoff: "100ms",
-        restartBackoffMax: "1s",
-      },
-      ...raw,
+  return applianceConfig(dir, {
+    iam: { enable: false },
+    k3s: {
+      bin: FAKE_K3S,
+      stopGrace: "5s",
+      readyTimeout: "30s",
+      restartBackoff: "100ms",
+      restartBackoffMax: "1s",
     },
-    "",
-    issues as never,
-  ) as Config;
-  assert.deepEqual(issues, []);
-  return c;
+    ...raw,
+  });
 }
 
-async function get(h: HealthServer, path: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${h.url}${path}`);
-  return { status: res.status, body: await res.text() };
-}
-
-Deno.test("appliance: parts start after k3s is ready, READY=1 follows, stop runs in reverse", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-app-" });
-  const rx = await startNotifyReceiver(`${dir}/notify.sock`);
-  const logs = captureLogs();
-  const events: Event[] = [];
-  const stop = new AbortController();
-  let health: HealthServer | undefined;
-  try {
+Deno.test("appliance: parts start after k3s is ready, READY=1 follows, stop runs in reverse", () =>
+  withApplianceTest("kh-sup-app-", async (t) => {
+    const { dir, logs } = t;
+    const rx = await t.notifyReceiver();
+    const events: Event[] = [];
     const run = runAppliance({
       role: "server",
       config: config(dir),
@@ -112,16 +85,13 @@ Deno.test("appliance: parts start after k3s is ready, READY=1 follows, stop runs
         testPart("b", events, { needsApi: true }),
         testPart("n", events, { scope: "node" }),
       ],
-      stop: stop.signal,
-      env: {
-        ...Deno.env.toObject(),
-        PATH: pathWithDeno(),
+      stop: t.stop.signal,
+      env: fakeK3sEnv(dir, {
         NOTIFY_SOCKET: `${dir}/notify.sock`,
-        FAKE_K3S_STATE_DIR: dir,
         FAKE_K3S_READY_AFTER_MS: "500",
         FAKE_K3S_GRANDCHILD: "1",
-      },
-      onHealth: (h) => health = h,
+      }),
+      onHealth: t.onHealth,
       statusIntervalMs: 100,
       probeIntervalMs: 50,
     });
@@ -141,16 +111,16 @@ Deno.test("appliance: parts start after k3s is ready, READY=1 follows, stop runs
     const [k3s] = readStarts(dir);
     assert.ok(k3s.argv.includes(`--write-kubeconfig=${dir}/data/kubeconfig.yaml`));
     assert.equal(k3s.notifySocket, null);
-    assert.deepEqual(await get(health!, "/readyz?verbose"), {
+    assert.deepEqual(await getHealth(t.health!, "/readyz?verbose"), {
       status: 200,
       body: "[+]k3s ok\n[+]part/a ok\n[+]part/b ok\n[+]part/n ok\nreadyz check passed\n",
     });
-    const metrics = (await get(health!, "/metrics")).body;
+    const metrics = (await getHealth(t.health!, "/metrics")).body;
     assert.match(metrics, /^k8shost_part_state\{part="b",state="running"\} 1$/m);
     assert.match(metrics, /^k8shost_k3s_ready 1$/m);
     assert.match(metrics, /^k8shost_k3s_restarts_total 0$/m);
 
-    stop.abort("SIGTERM");
+    t.stop.abort("SIGTERM");
     assert.equal(await run, 0);
     // Reverse order, and k3s still up while the parts stop (they may need the API to clean up).
     assert.deepEqual(events.slice(3).map((e) => [e.what, e.part, e.k3sAlive]), [
@@ -169,23 +139,14 @@ Deno.test("appliance: parts start after k3s is ready, READY=1 follows, stop runs
     let last = "";
     while (!last.startsWith("STOPPING=1")) last = await rx.next();
     assert.equal(last, "STOPPING=1\nSTATUS=stopping");
-    await assert.rejects(fetch(`${health!.url}/healthz`), "health endpoint closed");
-  } finally {
-    stop.abort();
-    logs.restore();
-    await rx.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    await assert.rejects(fetch(`${t.health!.url}/healthz`), "health endpoint closed");
+  }));
 
-Deno.test("appliance: attach mode without kubeconfig runs what it can; failures show on /readyz", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-attach-" });
-  const rx = await startNotifyReceiver(`${dir}/notify.sock`);
-  const logs = captureLogs();
-  const events: Event[] = [];
-  const stop = new AbortController();
-  let health: HealthServer | undefined;
-  try {
+Deno.test("appliance: attach mode without kubeconfig runs what it can; failures show on /readyz", () =>
+  withApplianceTest("kh-sup-attach-", async (t) => {
+    const { dir, logs } = t;
+    const rx = await t.notifyReceiver();
+    const events: Event[] = [];
     const run = runAppliance({
       role: "server",
       config: config(dir),
@@ -195,14 +156,14 @@ Deno.test("appliance: attach mode without kubeconfig runs what it can; failures 
         testPart("api", events, { needsApi: true }),
         testPart("bad", events, { fail: "backend unreachable" }),
       ],
-      stop: stop.signal,
+      stop: t.stop.signal,
       env: { NOTIFY_SOCKET: `${dir}/notify.sock`, FAKE_K3S_STATE_DIR: dir },
-      onHealth: (h) => health = h,
+      onHealth: t.onHealth,
       statusIntervalMs: 50,
     });
-    await waitFor("health", () => health !== undefined);
+    await waitFor("health", () => t.health !== undefined);
     await waitFor("parts", () => events.length === 2);
-    const r = await get(health!, "/readyz?verbose");
+    const r = await getHealth(t.health!, "/readyz?verbose");
     assert.equal(r.status, 503);
     assert.equal(
       r.body,
@@ -219,24 +180,16 @@ Deno.test("appliance: attach mode without kubeconfig runs what it can; failures 
     assert.deepEqual(readStarts(dir), [], "no k3s in attach mode");
     const status = await rx.next();
     assert.match(status, /^STATUS=/);
-    stop.abort("SIGINT");
+    t.stop.abort("SIGINT");
     assert.equal(await run, 0);
     assert.equal(rx.received.some((m) => m.startsWith("READY=1")), false, "never ready");
     assert.ok(logs.records.some((l) => l.msg === "part api failed" && l.retry === false));
-  } finally {
-    stop.abort();
-    logs.restore();
-    await rx.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("appliance: attach mode with --kubeconfig gives it to the parts", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-attach-kc-" });
-  const logs = captureLogs();
-  const events: Event[] = [];
-  const stop = new AbortController();
-  try {
+Deno.test("appliance: attach mode with --kubeconfig gives it to the parts", () =>
+  withApplianceTest("kh-sup-attach-kc-", async (t) => {
+    const { dir } = t;
+    const events: Event[] = [];
     await Deno.writeTextFile(`${dir}/kc.yaml`, "apiVersion: v1\nkind: Config\n");
     const run = runAppliance({
       role: "agent",
@@ -248,26 +201,20 @@ Deno.test("appliance: attach mode with --kubeconfig gives it to the parts", asyn
       noK3s: true,
       kubeconfig: `${dir}/kc.yaml`,
       catalog: [testPart("n", events, { scope: "node", needsApi: true })],
-      stop: stop.signal,
+      stop: t.stop.signal,
       env: {},
     });
     await waitFor("part start", () => events.length === 1);
     assert.equal(events[0].part, "n");
     assert.match(String(events[0].k3sReady), /kc\.yaml/, "the part saw the attach kubeconfig");
-    stop.abort("SIGTERM");
+    t.stop.abort("SIGTERM");
     assert.equal(await run, 0);
-  } finally {
-    logs.restore();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("appliance: a k3s crash loop stops the parts and exits 1", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-loop-" });
-  const logs = captureLogs();
-  const events: Event[] = [];
-  const stop = new AbortController();
-  try {
+Deno.test("appliance: a k3s crash loop stops the parts and exits 1", () =>
+  withApplianceTest("kh-sup-loop-", async (t) => {
+    const { dir, logs } = t;
+    const events: Event[] = [];
     const code = await runAppliance({
       role: "server",
       config: config(dir, {
@@ -279,14 +226,8 @@ Deno.test("appliance: a k3s crash loop stops the parts and exits 1", async () =>
         },
       }),
       catalog: [testPart("a", events)],
-      stop: stop.signal,
-      env: {
-        ...Deno.env.toObject(),
-        PATH: pathWithDeno(),
-        FAKE_K3S_STATE_DIR: dir,
-        FAKE_K3S_READY_AFTER_MS: "50",
-        FAKE_K3S_CRASH_AFTER_MS: "600",
-      },
+      stop: t.stop.signal,
+      env: fakeK3sEnv(dir, { FAKE_K3S_READY_AFTER_MS: "50", FAKE_K3S_CRASH_AFTER_MS: "600" }),
       probeIntervalMs: 50,
     });
     assert.equal(code, 1);
@@ -297,45 +238,33 @@ Deno.test("appliance: a k3s crash loop stops the parts and exits 1", async () =>
         String(l.msg).startsWith("stopping: k3s crashed 3 times within 600s")
       ),
     );
-  } finally {
-    logs.restore();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("appliance: a missing k3s executable fails with the fix, before any part starts", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-nobin-" });
-  const logs = captureLogs();
-  const events: Event[] = [];
-  try {
+Deno.test("appliance: a missing k3s executable fails with the fix, before any part starts", () =>
+  withApplianceTest("kh-sup-nobin-", async (t) => {
+    const events: Event[] = [];
     const code = await runAppliance({
       role: "server",
-      config: config(dir, { k3s: { bin: "kh-sup-missing-k3s" } }),
+      config: config(t.dir, { k3s: { bin: "kh-sup-missing-k3s" } }),
       catalog: [testPart("a", events)],
-      stop: new AbortController().signal,
+      stop: t.stop.signal,
       env: { PATH: "/nonexistent" },
     });
     assert.equal(code, 1);
     assert.deepEqual(events, []);
-    const err = logs.records.find((l) => l.level === "error")!;
+    const err = t.logs.records.find((l) => l.level === "error")!;
     assert.match(
       String(err.msg),
       /k3s executable "kh-sup-missing-k3s" not found on PATH \(\/nonexistent\)/,
     );
     assert.match(String(err.msg), /--k3s-bin/);
-  } finally {
-    logs.restore();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("appliance: an agent waits for k3s agent's kubelet kubeconfig and hands it to node parts", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-agent-" });
-  const logs = captureLogs();
-  const events: Event[] = [];
-  const stop = new AbortController();
-  let seen: string | undefined;
-  try {
+Deno.test("appliance: an agent waits for k3s agent's kubelet kubeconfig and hands it to node parts", () =>
+  withApplianceTest("kh-sup-agent-", async (t) => {
+    const { dir, logs } = t;
+    const events: Event[] = [];
+    let seen: string | undefined;
     await Deno.writeTextFile(`${dir}/token`, "K10secret::server:abc\n");
     const node = testPart("n", events, { scope: "node" });
     const catalog: PartSpec[] = [{
@@ -356,8 +285,8 @@ Deno.test("appliance: an agent waits for k3s agent's kubelet kubeconfig and hand
         tokenFile: `${dir}/token`,
       }),
       catalog,
-      stop: stop.signal,
-      env: { ...Deno.env.toObject(), PATH: pathWithDeno(), FAKE_K3S_STATE_DIR: dir },
+      stop: t.stop.signal,
+      env: fakeK3sEnv(dir),
       probeIntervalMs: 50,
     });
     await waitFor("node part start", () => events.length === 1, 20_000);
@@ -376,11 +305,6 @@ Deno.test("appliance: an agent waits for k3s agent's kubelet kubeconfig and hand
       false,
       "token never logged",
     );
-    stop.abort("SIGTERM");
+    t.stop.abort("SIGTERM");
     assert.equal(await run, 0);
-  } finally {
-    stop.abort();
-    logs.restore();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

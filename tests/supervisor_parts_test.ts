@@ -6,59 +6,36 @@
  */
 import assert from "node:assert/strict";
 import { runAppliance } from "../mod/appliance/run.ts";
-import { validate } from "../mod/config/schema.ts";
-import { type Config, configSpec } from "../mod/config/spec.ts";
-import type { HealthServer } from "../mod/health/server.ts";
+import type { Config } from "../mod/config/spec.ts";
 import { startTestApiServer } from "./support/apiserver/mod.ts";
-import { captureLogs, FAKE_K3S, pathWithDeno, readStarts, waitFor } from "./supervisor_support.ts";
+import { FAKE_K3S, readStarts, waitFor } from "./supervisor_support.ts";
+import { applianceConfig, fakeK3sEnv, getHealth, withApplianceTest } from "./support/appliance.ts";
 
+/** The IAM webhook on an ephemeral port and the stand-in k3s. */
 function config(dir: string): Config {
-  const issues: unknown[] = [];
-  const c = validate(
-    configSpec,
-    {
-      dataDir: `${dir}/data`,
-      auditLog: { path: `${dir}/log/audit.log` },
-      health: { listen: "127.0.0.1:0" },
-      iam: { webhook: { listen: "127.0.0.1:0" } },
-      k3s: { bin: FAKE_K3S, stopGrace: "5s" },
-    },
-    "",
-    issues as never,
-  ) as Config;
-  assert.deepEqual(issues, []);
-  return c;
+  return applianceConfig(dir, {
+    iam: { webhook: { listen: "127.0.0.1:0" } },
+    k3s: { bin: FAKE_K3S, stopGrace: "5s" },
+  });
 }
 
-async function readyz(h: HealthServer): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${h.url}/readyz?verbose`);
-  return { status: res.status, body: await res.text() };
-}
-
-Deno.test("appliance + real parts: webhook and tenancy start after k3s, against the API server", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-real-" });
-  const apiserver = await startTestApiServer();
-  const logs = captureLogs();
-  const stop = new AbortController();
-  let health: HealthServer | undefined;
-  try {
+Deno.test("appliance + real parts: webhook and tenancy start after k3s, against the API server", () =>
+  withApplianceTest("kh-sup-real-", async (t) => {
+    const { dir, logs } = t;
+    const apiserver = await startTestApiServer();
+    t.defer(() => apiserver.close());
     const run = runAppliance({
       role: "server",
       config: config(dir),
       parts: ["webhook,tenancy"],
-      stop: stop.signal,
-      env: {
-        ...Deno.env.toObject(),
-        PATH: pathWithDeno(),
-        FAKE_K3S_STATE_DIR: dir,
-        FAKE_K3S_KUBECONFIG_FROM: apiserver.kubeconfigPath,
-      },
-      onHealth: (h) => health = h,
+      stop: t.stop.signal,
+      env: fakeK3sEnv(dir, { FAKE_K3S_KUBECONFIG_FROM: apiserver.kubeconfigPath }),
+      onHealth: t.onHealth,
       probeIntervalMs: 50,
     });
-    await waitFor("health", () => health !== undefined);
+    await waitFor("health", () => t.health !== undefined);
     await waitFor("ready", () => logs.records.some((l) => l.msg === "ready"), 60_000);
-    assert.deepEqual(await readyz(health!), {
+    assert.deepEqual(await getHealth(t.health!, "/readyz?verbose"), {
       status: 200,
       body: "[+]k3s ok\n[+]part/webhook ok\n[+]part/tenancy ok\nreadyz check passed\n",
     });
@@ -75,48 +52,33 @@ Deno.test("appliance + real parts: webhook and tenancy start after k3s, against 
       crds.items.some((c) => c.metadata.name.startsWith("projects.")),
       `tenancy installed its CRD (got ${crds.items.map((c) => c.metadata.name)})`,
     );
-    stop.abort("SIGTERM");
+    t.stop.abort("SIGTERM");
     assert.equal(await run, 0);
-  } finally {
-    stop.abort();
-    logs.restore();
-    await apiserver.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("attach mode + real parts: tenancy without a kubeconfig fails clearly, the webhook runs", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kh-sup-real-attach-" });
-  const logs = captureLogs();
-  const stop = new AbortController();
-  let health: HealthServer | undefined;
-  try {
+Deno.test("attach mode + real parts: tenancy without a kubeconfig fails clearly, the webhook runs", () =>
+  withApplianceTest("kh-sup-real-attach-", async (t) => {
     const run = runAppliance({
       role: "server",
-      config: config(dir),
+      config: config(t.dir),
       noK3s: true,
       parts: ["webhook", "tenancy"],
-      stop: stop.signal,
+      stop: t.stop.signal,
       env: {},
-      onHealth: (h) => health = h,
+      onHealth: t.onHealth,
     });
     await waitFor(
       "webhook",
-      () => logs.records.some((l) => l.msg === "part webhook running"),
+      () => t.logs.records.some((l) => l.msg === "part webhook running"),
       60_000,
     );
-    assert.deepEqual(await readyz(health!), {
+    assert.deepEqual(await getHealth(t.health!, "/readyz?verbose"), {
       status: 503,
       body: "[+]part/webhook ok\n" +
         "[-]part/tenancy failed: part tenancy needs the Kubernetes API but there is no kubeconfig: " +
         "run with k3s, or pass --kubeconfig FILE with --no-k3s\n" +
         "readyz check failed\n",
     });
-    stop.abort("SIGTERM");
+    t.stop.abort("SIGTERM");
     assert.equal(await run, 0);
-  } finally {
-    stop.abort();
-    logs.restore();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

@@ -6,7 +6,8 @@
  * embedded one keeps serving whoever leads, since its data plane must not blink on a lease blip.
  */
 import type { PartContext, PartFactory } from "../appliance/context.ts";
-import { createKubeApi, createLeaderElector, type KubeClient } from "../kube/mod.ts";
+import { controllerPart } from "../appliance/controller_part.ts";
+import { createKubeApi, createLeaderElector } from "../kube/mod.ts";
 import type { Part } from "../part/mod.ts";
 import { defaultSocket, type EmbeddedFiberlb, startEmbeddedFiberlb } from "../fiberlbd/mod.ts";
 import { clientOptionsFromSection } from "../grpc/section.ts";
@@ -37,35 +38,20 @@ export interface FiberlbPart extends Part {
 export function buildFiberlbPart(ctx: PartContext, timings: LeaderTimings = {}): FiberlbPart {
   const c = ctx.config.fiberlb;
   const log = ctx.log.child("fiberlb");
-  let state: true | string = "not started";
   let embedded: EmbeddedFiberlb | undefined;
-  let client: FiberlbClient | undefined;
-  let api: KubeClient | undefined;
   let controller: FiberlbController | undefined;
-  let abort: AbortController | undefined;
-  let leaderRun: Promise<void> | undefined;
   let leader = false;
   const identity = `${ctx.nodeName}-${crypto.randomUUID().slice(0, 8)}`;
 
-  return {
+  const part = controllerPart(ctx, {
     name: "lb",
-    ready: () => state,
-    controller: () => controller,
-    isLeader: () => leader,
-    embedded: () => embedded,
-    async start(signal) {
-      if (!c.enable || ctx.role !== "server") {
-        state = true;
-        log.info("fiberlb part idle", { enable: c.enable, role: ctx.role });
-        return;
-      }
-      if (!ctx.kubeconfig) {
-        throw new Error("fiberlb: no kubeconfig for the Kubernetes API (is k3s running?)");
-      }
+    section: "fiberlb",
+    enabled: c.enable,
+    log,
+    async start({ kubeconfig, signal, onStop }) {
       const { pools, errors } = parsePools(c);
       if (errors.length > 0) throw new Error(`fiberlb: invalid IP pools: ${errors.join("; ")}`);
-      abort = new AbortController();
-      signal.addEventListener("abort", () => abort?.abort(), { once: true });
+      let client: FiberlbClient;
       if (!c.endpoint) {
         embedded = await startEmbeddedFiberlb({
           dataDir: ctx.config.dataDir,
@@ -75,6 +61,10 @@ export function buildFiberlbPart(ctx: PartContext, timings: LeaderTimings = {}):
           log: log.child("embedded"),
           metrics: ctx.metrics,
         });
+        onStop(async () => {
+          await embedded?.stop();
+          embedded = undefined;
+        });
         client = new FiberlbClient({ endpoint: embedded.target, timeoutMs: c.timeout });
       } else {
         client = new FiberlbClient({
@@ -82,7 +72,9 @@ export function buildFiberlbPart(ctx: PartContext, timings: LeaderTimings = {}):
           timeoutMs: c.timeout,
         });
       }
-      api = createKubeApi(ctx.kubeconfig);
+      onStop(() => client.close());
+      const api = createKubeApi(kubeconfig);
+      onStop(() => api.close());
       const elector = createLeaderElector(api, {
         name: LEASE_NAME,
         namespace: LEASE_NAMESPACE,
@@ -97,8 +89,8 @@ export function buildFiberlbPart(ctx: PartContext, timings: LeaderTimings = {}):
           leader = true;
           s.addEventListener("abort", () => leader = false, { once: true });
           controller = runFiberlbController({
-            api: api!,
-            client: client!,
+            api,
+            client,
             config: c,
             pools,
             log,
@@ -107,27 +99,24 @@ export function buildFiberlbPart(ctx: PartContext, timings: LeaderTimings = {}):
           await controller.synced();
         },
       });
-      leaderRun = elector.run(abort.signal);
-      state = true;
+      const leaderRun = elector.run(signal);
+      onStop(async () => {
+        await leaderRun;
+        await controller?.stopped();
+        controller = undefined;
+      });
       log.info("fiberlb part started", {
         identity,
         backend: embedded ? `embedded (${embedded.target})` : c.endpoint,
         pools: [...pools.keys()],
       });
     },
-    async stop() {
-      abort?.abort();
-      await leaderRun;
-      await controller?.stopped();
-      controller = undefined;
-      client?.close();
-      client = undefined;
-      api?.close();
-      api = undefined;
-      await embedded?.stop();
-      embedded = undefined;
-      state = "stopped";
-    },
+  });
+  return {
+    ...part,
+    controller: () => controller,
+    isLeader: () => leader,
+    embedded: () => embedded,
   };
 }
 

@@ -11,18 +11,14 @@ import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import type { FlashdnsClient } from "./client.ts";
 import {
-  clusterRecords,
-  type DesiredContext,
   type EndpointSlice,
   type Pod,
-  podRecords,
-  REVERSE_V4,
-  REVERSE_V6,
   type Service,
   SERVICE_NAME_LABEL,
-  serviceRecords,
   tenantOf,
-} from "./desired.ts";
+} from "./kube_objects.ts";
+import { clusterRecords, podRecords, serviceRecords } from "./object_records.ts";
+import { type DesiredContext, REVERSE_V4, REVERSE_V6 } from "./record_builder.ts";
 import type { RecordSet } from "./records.ts";
 import { RecordSyncer } from "./reconcile.ts";
 

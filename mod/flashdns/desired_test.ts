@@ -3,14 +3,9 @@
  * Kubernetes DNS specification (schema 1.0.1) and the PlasmaCloud pod hierarchy.
  */
 import assert from "node:assert/strict";
-import {
-  type DesiredContext,
-  desiredRecords,
-  type EndpointSlice,
-  type Pod,
-  type Service,
-  TOLERATE_UNREADY,
-} from "./desired.ts";
+import { desiredRecords } from "./desired.ts";
+import { type EndpointSlice, type Pod, type Service, TOLERATE_UNREADY } from "./kube_objects.ts";
+import type { DesiredContext } from "./record_builder.ts";
 import { fqdn, type RecordSet } from "./records.ts";
 
 const CTX: DesiredContext = { domain: "cluster.local", ttl: 30, owner: "k8shost/test" };

@@ -7,19 +7,19 @@
  * Leader election: a remote FlashDNS is shared by every server, so only the lease holder writes
  * to it. An embedded FlashDNS is this server's own, so each server keeps its own up to date.
  */
-import type { PartFactory } from "../appliance/context.ts";
+import type { PartContext, PartFactory } from "../appliance/context.ts";
+import { controllerPart } from "../appliance/controller_part.ts";
 import type { Config } from "../config/spec.ts";
 import { clientOptionsFromSection } from "../grpc/section.ts";
-import { createKubeApi, createLeaderElector } from "../kube/mod.ts";
-import type { KubeClient } from "../kube/mod.ts";
+import { createKubeApi, createLeaderElector, type KubeApi } from "../kube/mod.ts";
 import { clusterDnsIp } from "../k3s/layout.ts";
-import type { Part } from "../part/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import { parseListen, startEmbeddedFlashdns } from "../flashdnsd/mod.ts";
 import type { EmbeddedFlashdns } from "../flashdnsd/mod.ts";
 import { createFlashdnsClient, type FlashdnsClient } from "./client.ts";
 import { type FlashdnsController, runFlashdnsController } from "./controller.ts";
 import { nodeAddress, publishDnsEndpoint, unpublishDnsEndpoint } from "./publish.ts";
-import type { DesiredContext } from "./desired.ts";
+import type { DesiredContext } from "./record_builder.ts";
 
 export { runFlashdnsController } from "./controller.ts";
 export { desiredRecords } from "./desired.ts";
@@ -44,33 +44,17 @@ export async function flashdnsClientFromConfig(c: Config["flashdns"]): Promise<F
 }
 
 export const createFlashdnsPart: PartFactory = (ctx) => {
-  const { config, log: parentLog } = ctx;
+  const { config } = ctx;
   const c = config.flashdns;
-  const log = parentLog.child("flashdns");
-  let state: true | string = "starting";
-  let embedded: EmbeddedFlashdns | undefined;
-  let client: FlashdnsClient | undefined;
-  let api: KubeClient | undefined;
-  let controller: FlashdnsController | undefined;
-  let abort: AbortController | undefined;
-  let leaderRun: Promise<void> | undefined;
-  let published = false;
-  let republish: ReturnType<typeof setInterval> | undefined;
-
-  const part: Part = {
+  const log = ctx.log.child("flashdns");
+  return controllerPart(ctx, {
     name: "flashdns",
-    ready: () => state,
-    async start(signal) {
-      if (!c.enable || ctx.role !== "server") {
-        state = true;
-        log.info("flashdns part idle", { enable: c.enable, role: ctx.role });
-        return;
-      }
-      if (!ctx.kubeconfig) {
-        throw new Error("flashdns: no kubeconfig for the Kubernetes API (is k3s running?)");
-      }
-      abort = new AbortController();
-      signal.addEventListener("abort", () => abort?.abort(), { once: true });
+    section: "flashdns",
+    enabled: c.enable,
+    log,
+    async start({ kubeconfig, signal, onStop }) {
+      let embedded: EmbeddedFlashdns | undefined;
+      let client: FlashdnsClient;
       if (!c.endpoint) {
         embedded = await startEmbeddedFlashdns({
           stateDir: `${config.dataDir}/flashdns`,
@@ -87,15 +71,19 @@ export const createFlashdnsPart: PartFactory = (ctx) => {
           log: log.child("server"),
           metrics: ctx.metrics,
         });
+        onStop(() => embedded?.stop());
         client = createFlashdnsClient({ endpoint: embedded.grpcTarget, timeoutMs: c.timeout });
       } else {
         client = await flashdnsClientFromConfig(c);
       }
-      api = createKubeApi(ctx.kubeconfig);
+      onStop(() => client.close());
+      const api = createKubeApi(kubeconfig);
+      onStop(() => api.close());
+      let controller: FlashdnsController | undefined;
       const run = (s: AbortSignal) => {
         controller = runFlashdnsController({
-          api: api!,
-          client: client!,
+          api,
+          client,
           desired: desiredContext(config),
           resyncMs: c.resync,
           batchSize: c.batchSize,
@@ -106,10 +94,15 @@ export const createFlashdnsPart: PartFactory = (ctx) => {
         return controller;
       };
       if (embedded) {
-        await run(abort.signal).synced();
-        await publish();
+        const clusterDns = clusterDnsPublisher(ctx, api, embedded, log);
+        // Ahead of the controller's step, so that stop removes the slice once the controller is done.
+        onStop(() => clusterDns.unpublish());
+        onStop(() => controller?.stopped());
+        await run(signal).synced();
+        await clusterDns.publish();
         // Repairs a deleted Service or slice, and retries while the Node has no address yet.
-        republish = setInterval(() => publish(), Math.min(c.resync, 30_000));
+        const republish = setInterval(() => clusterDns.publish(), Math.min(c.resync, 30_000));
+        onStop(() => clearInterval(republish));
       } else {
         const elector = createLeaderElector(api, {
           name: LEASE_NAME,
@@ -117,58 +110,62 @@ export const createFlashdnsPart: PartFactory = (ctx) => {
           identity: ctx.nodeName,
           onStartedLeading: (s) => run(s).synced(),
         });
-        leaderRun = elector.run(abort.signal);
+        const leaderRun = elector.run(signal);
+        onStop(async () => {
+          await leaderRun;
+          await controller?.stopped();
+        });
       }
-      state = true;
     },
-    async stop() {
-      clearInterval(republish);
-      abort?.abort();
-      await leaderRun;
-      await controller?.stopped();
-      if (published && api) await unpublishDnsEndpoint(api, ctx.nodeName);
+  });
+};
+
+/** Points the cluster DNS IP at this server's embedded DNS. */
+function clusterDnsPublisher(
+  ctx: PartContext,
+  api: KubeApi,
+  embedded: EmbeddedFlashdns,
+  log: Logger,
+): { publish(): Promise<void>; unpublish(): Promise<void> } {
+  const { config, nodeName } = ctx;
+  const listen = config.flashdns.listen;
+  let published = false;
+  return {
+    async publish() {
+      const { host } = parseListen(listen);
+      const port = embedded.dns?.port ?? 53;
+      const wildcard = host === "0.0.0.0" || host === "::";
+      try {
+        const nodeIp = config.networking.nodeIP ||
+          (!wildcard ? host : await nodeAddress(api, nodeName));
+        if (!nodeIp || nodeIp.startsWith("127.")) {
+          log.warn(
+            "cannot publish the cluster DNS Service yet: no routable address for this node",
+            {
+              listen,
+            },
+          );
+          return;
+        }
+        await publishDnsEndpoint(api, {
+          clusterIp: clusterDnsIp(config),
+          nodeName,
+          nodeIp,
+          port,
+        });
+        if (published) return;
+        published = true;
+        log.info("cluster DNS published", {
+          clusterDNS: clusterDnsIp(config),
+          endpoint: `${nodeIp}:${port}`,
+        });
+      } catch (e) {
+        log.warn("publishing the cluster DNS Service failed", { error: e });
+      }
+    },
+    async unpublish() {
+      if (published) await unpublishDnsEndpoint(api, nodeName);
       published = false;
-      client?.close();
-      client = undefined;
-      api?.close();
-      api = undefined;
-      await embedded?.stop();
-      embedded = undefined;
-      state = "stopped";
     },
   };
-
-  /** Points the cluster DNS IP at this server's embedded DNS. */
-  async function publish() {
-    if (!api) return;
-    const { host } = parseListen(c.listen);
-    const port = embedded?.dns?.port ?? 53;
-    const wildcard = host === "0.0.0.0" || host === "::";
-    try {
-      const nodeIp = config.networking.nodeIP ||
-        (!wildcard ? host : await nodeAddress(api, ctx.nodeName));
-      if (!nodeIp || nodeIp.startsWith("127.")) {
-        log.warn("cannot publish the cluster DNS Service yet: no routable address for this node", {
-          listen: c.listen,
-        });
-        return;
-      }
-      await publishDnsEndpoint(api, {
-        clusterIp: clusterDnsIp(config),
-        nodeName: ctx.nodeName,
-        nodeIp,
-        port,
-      });
-      if (published) return;
-      published = true;
-      log.info("cluster DNS published", {
-        clusterDNS: clusterDnsIp(config),
-        endpoint: `${nodeIp}:${port}`,
-      });
-    } catch (e) {
-      log.warn("publishing the cluster DNS Service failed", { error: e });
-    }
-  }
-
-  return part;
-};
+}

@@ -8,7 +8,7 @@
 import type { KubeApi, KubeObject } from "../kube/api.ts";
 import { isAlreadyExists, isConflict, RESOURCES } from "../kube/mod.ts";
 import { isIPv4, isIPv6 } from "./records.ts";
-import { SERVICE_NAME_LABEL } from "./desired.ts";
+import { SERVICE_NAME_LABEL } from "./kube_objects.ts";
 
 export const DNS_SERVICE = { name: "kube-dns", namespace: "kube-system" };
 export const MANAGED_BY = "k8shost-flashdns";

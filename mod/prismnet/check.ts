@@ -6,7 +6,7 @@ import { type CniError, isCniError } from "../../cni/spec.ts";
 import type { AttachmentRecord } from "./attachments.ts";
 import type { HostAttacher } from "./dataplane/types.ts";
 import { hostLink, observePod } from "./dataplane/veth.ts";
-import { checkProblems, type Expected } from "./desired.ts";
+import { checkProblems, type Expected } from "./check_compare.ts";
 import type { Ipam } from "./ipam/client.ts";
 
 export async function observeProblems(

@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import { ERR, isCniError } from "../../cni/spec.ts";
+import { checkProblems, expectedFromPrev } from "./check_compare.ts";
 import {
   attachmentId,
   attachmentResult,
-  checkProblems,
-  expectedFromPrev,
   HOST_VETH,
   hostVethName,
   macFrom,
-  type NetConf,
-  parseNetConf,
-  podIdentity,
   podRoutes,
 } from "./desired.ts";
+import { type NetConf, parseNetConf, podIdentity } from "./request.ts";
 
 const base = { cniVersion: "1.0.0", name: "prismnet", type: "prismnet" };
 

@@ -12,7 +12,7 @@ import { AttachmentStore } from "./attachments.ts";
 import { SocketServer } from "./daemon.ts";
 import { LinuxBridgeAttacher } from "./dataplane/bridge.ts";
 import type { HostAttacher } from "./dataplane/types.ts";
-import { CniHandler, type Tenant } from "./handler.ts";
+import { CniHandler, type Tenant } from "./handler/mod.ts";
 import { install, type InstallResult } from "./install.ts";
 import { createIpamClient, type Ipam } from "./ipam/client.ts";
 import { type EmbeddedPrismnet, startEmbeddedPrismnet } from "./ipam/service.ts";

@@ -3,7 +3,7 @@
  * attachment records (in that order, so anything an ADD creates meanwhile already has its
  * record), plan, then tear down under each container's lock.
  */
-import type { CniHandler } from "./handler.ts";
+import type { CniHandler } from "./handler/mod.ts";
 import { deleteLink } from "./netlink/ip.ts";
 import { planGc, planSweep, type RepairInput, type RepairPlan } from "./repair.ts";
 

@@ -2,7 +2,7 @@
 import type { KubeApi } from "../kube/api.ts";
 import { RESOURCES } from "../kube/mod.ts";
 import { cniError, ERR } from "../../cni/spec.ts";
-import { CniFailure, type Tenant } from "./handler.ts";
+import { CniFailure, type Tenant } from "./handler/mod.ts";
 
 export const ORG_LABEL = "plasmacloud.io/org-id";
 export const PROJECT_LABEL = "plasmacloud.io/project-id";

@@ -14,7 +14,8 @@ import {
 import type { grpc } from "../../grpc/mod.ts";
 import { leaseKey } from "./allocator.ts";
 import { formatIp, parseIp } from "./cidr.ts";
-import { IpamError, type Lease, LeaseStore } from "./store.ts";
+import { IpamError, type Lease } from "./lease.ts";
+import { LeaseStore } from "./store.ts";
 
 export const PROTO_FILE = "prismnet.proto";
 export const SERVICE_NAME = "plasmacloud.prismnet.v1.NetworkService";

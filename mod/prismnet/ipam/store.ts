@@ -1,76 +1,27 @@
 /**
- * The embedded PrismNET's persistent lease store. Each lease is one file named by its address,
- * created exclusively (temp + hard link) and fsynced, so an address can never be granted twice,
- * not even by two processes or across a crash. Namespace subnets live in subnets.json
- * (atomic replace). Everything is reloaded from disk on open.
+ * The embedded PrismNET's persistent lease store: indexes over the lease files by attachment
+ * and by address, with every mutation run one at a time. Everything is reloaded from disk on
+ * open. The files themselves (and why an address cannot be granted twice) are lease_files.ts;
+ * the choice of address is address_choice.ts.
  */
+import { checkRequested, pickFree } from "./address_choice.ts";
+import { leaseKey, pickSubnetIndex, subnetAt } from "./allocator.ts";
+import { type Cidr, formatCidr, formatIp, gatewayOf, parseCidr } from "./cidr.ts";
 import {
-  createExclusive,
-  readJson,
-  removeIfExists,
-  sweepTemps,
-  writeFileAtomic,
-} from "../fsutil.ts";
-import { leaseKey, pickOffset, pickSubnetIndex, subnetAt } from "./allocator.ts";
+  type AllocateInput,
+  IpamError,
+  type Lease,
+  type NamespaceSubnet,
+  unknownLease,
+} from "./lease.ts";
 import {
-  type Cidr,
-  contains,
-  formatCidr,
-  formatIp,
-  gatewayOf,
-  type Ip,
-  nthAddress,
-  parseCidr,
-  parseIp,
-  usableRange,
-} from "./cidr.ts";
-
-export interface Lease {
-  network: string;
-  containerId: string;
-  ifname: string;
-  podUid: string;
-  namespace: string;
-  podName: string;
-  orgId: string;
-  projectId: string;
-  node: string;
-  /** Address without prefix. */
-  ip: string;
-  subnet: string;
-  gateway: string;
-  createdAt: string;
-}
-
-export interface NamespaceSubnet {
-  namespace: string;
-  index: number;
-  subnet: string;
-  gateway: string;
-  orgId: string;
-  projectId: string;
-  createdAt: string;
-}
-
-interface SubnetsFile {
-  clusterCidr: string;
-  prefix: number;
-  namespaces: Record<string, NamespaceSubnet>;
-}
-
-export type IpamErrorKind = "exhausted" | "tenant" | "conflict" | "invalid";
-
-export class IpamError extends Error {
-  constructor(readonly kind: IpamErrorKind, message: string) {
-    super(message);
-  }
-}
-
-export type AllocateInput = Omit<Lease, "ip" | "subnet" | "gateway" | "createdAt"> & {
-  requestedIp?: string;
-};
-
-const fileNameOf = (ip: string) => ip.replaceAll(":", "_");
+  openStateDir,
+  readLeaseFiles,
+  removeLeaseFile,
+  type SubnetsFile,
+  writeLeaseFile,
+  writeSubnetsFile,
+} from "./lease_files.ts";
 
 export class LeaseStore {
   private byKey = new Map<string, Lease>();
@@ -92,35 +43,14 @@ export class LeaseStore {
         `prismnet IPAM: namespaceSubnetPrefix /${prefix} does not fit cluster CIDR ${clusterCidr}`,
       );
     }
-    await Deno.mkdir(`${dir}/leases`, { recursive: true, mode: 0o700 });
-    await sweepTemps(dir);
-    await sweepTemps(`${dir}/leases`);
-    const normalized = formatCidr(cluster);
-    const saved = await readJson<SubnetsFile>(`${dir}/subnets.json`);
-    if (
-      saved && Object.keys(saved.namespaces).length > 0 &&
-      (saved.clusterCidr !== normalized || saved.prefix !== prefix)
-    ) {
-      throw new Error(
-        `prismnet IPAM: ${dir} holds subnets carved from ${saved.clusterCidr} /${saved.prefix}; ` +
-          `the configuration now says ${normalized} /${prefix}. Move the state away to re-carve.`,
-      );
-    }
-    const store = new LeaseStore(
-      dir,
-      cluster,
-      saved ?? { clusterCidr: normalized, prefix, namespaces: {} },
-    );
+    const store = new LeaseStore(dir, cluster, await openStateDir(dir, cluster, prefix));
     await store.load();
     return store;
   }
 
   private async load() {
-    for await (const e of Deno.readDir(`${this.dir}/leases`)) {
-      if (!e.isFile || e.name.startsWith(".")) continue;
-      const lease = await readJson<Lease>(`${this.dir}/leases/${e.name}`).catch(() => undefined);
+    for await (const { ip, lease } of readLeaseFiles(this.dir)) {
       // An unreadable lease file still holds its address: never hand out what may be in use.
-      const ip = lease?.ip ?? e.name.replaceAll("_", ":");
       const held = lease ?? unknownLease(ip);
       this.byIp.set(ip, held);
       if (lease) this.byKey.set(leaseKey(lease.network, lease.containerId, lease.ifname), lease);
@@ -177,7 +107,7 @@ export class LeaseStore {
       createdAt: new Date().toISOString(),
     };
     const next = { ...this.subnets, namespaces: { ...this.subnets.namespaces, [namespace]: rec } };
-    await writeFileAtomic(`${this.dir}/subnets.json`, JSON.stringify(next, null, 2));
+    await writeSubnetsFile(this.dir, next);
     this.subnets.namespaces = next.namespaces;
     return { subnet: rec, existing: false };
   }
@@ -211,7 +141,9 @@ export class LeaseStore {
         input.projectId,
       );
       const cidr = parseCidr(ns.subnet)!;
-      const ip = input.requestedIp ? this.checkRequested(cidr, input.requestedIp) : this.pick(cidr);
+      const ip = input.requestedIp
+        ? checkRequested(cidr, input.requestedIp, this.byIp)
+        : pickFree(cidr, this.byIp, this.cursors.get(formatCidr(cidr)));
       const lease: Lease = {
         network: input.network,
         containerId: input.containerId,
@@ -227,10 +159,7 @@ export class LeaseStore {
         gateway: ns.gateway,
         createdAt: new Date().toISOString(),
       };
-      const created = await createExclusive(
-        `${this.dir}/leases/${fileNameOf(lease.ip)}`,
-        JSON.stringify(lease),
-      );
+      const created = await writeLeaseFile(this.dir, lease);
       if (!created) {
         // Another writer got there first; remember the address as used and report a conflict.
         this.byIp.set(lease.ip, unknownLease(lease.ip));
@@ -243,57 +172,12 @@ export class LeaseStore {
     });
   }
 
-  private checkRequested(cidr: Cidr, requested: string): Ip {
-    const ip = parseIp(requested);
-    if (!ip || !contains(cidr, ip)) {
-      throw new IpamError(
-        "invalid",
-        `requested address ${requested} is not in namespace subnet ${formatCidr(cidr)}`,
-      );
-    }
-    const off = ip.value - cidr.base;
-    const { first, last } = usableRange(cidr);
-    if (off < first || off > last) {
-      throw new IpamError(
-        "invalid",
-        `requested address ${requested} is reserved in ${formatCidr(cidr)}`,
-      );
-    }
-    const holder = this.byIp.get(formatIp(ip));
-    if (holder) {
-      throw new IpamError(
-        "conflict",
-        `requested address ${requested} is held by ${holder.containerId || "an unknown holder"}`,
-      );
-    }
-    return ip;
-  }
-
-  private pick(cidr: Cidr): Ip {
-    const subnet = formatCidr(cidr);
-    const used = (off: bigint) => this.byIp.has(formatIp(nthAddress(cidr, off)));
-    const off = pickOffset(cidr, used, this.cursors.get(subnet) ?? this.highestUsed(cidr));
-    if (off === undefined) {
-      throw new IpamError("exhausted", `namespace subnet ${subnet} has no free address`);
-    }
-    return nthAddress(cidr, off);
-  }
-
-  private highestUsed(cidr: Cidr): bigint {
-    let best = 0n;
-    for (const ip of this.byIp.keys()) {
-      const p = parseIp(ip);
-      if (p && contains(cidr, p) && p.value - cidr.base > best) best = p.value - cidr.base;
-    }
-    return best;
-  }
-
   release(network: string, containerId: string, ifname: string): Promise<Lease | undefined> {
     return this.serial(async () => {
       const key = leaseKey(network, containerId, ifname);
       const lease = this.byKey.get(key);
       if (!lease) return undefined;
-      await removeIfExists(`${this.dir}/leases/${fileNameOf(lease.ip)}`);
+      await removeLeaseFile(this.dir, lease.ip);
       this.byKey.delete(key);
       this.byIp.delete(lease.ip);
       return lease;
@@ -322,21 +206,3 @@ export class LeaseStore {
 }
 
 const cmp = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
-
-function unknownLease(ip: string): Lease {
-  return {
-    network: "",
-    containerId: "",
-    ifname: "",
-    podUid: "",
-    namespace: "",
-    podName: "",
-    orgId: "",
-    projectId: "",
-    node: "",
-    ip,
-    subnet: "",
-    gateway: "",
-    createdAt: "",
-  };
-}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { IpamError, LeaseStore } from "./store.ts";
+import { IpamError } from "./lease.ts";
+import { LeaseStore } from "./store.ts";
 
 const req = (containerId: string, namespace = "ns1", extra: Record<string, string> = {}) => ({
   network: "net",
