@@ -8,20 +8,11 @@ import {
   Status,
 } from "../../grpc/mod.ts";
 import { type CniError, cniError, ERR } from "../../../cni/spec.ts";
+import type { AllocateInput } from "./lease.ts";
 import { PROTO_FILE, SERVICE_NAME } from "./service.ts";
 
-export interface AllocateRequest {
-  network: string;
-  containerId: string;
-  ifname: string;
-  podUid: string;
-  namespace: string;
-  podName: string;
-  orgId: string;
-  projectId: string;
-  node: string;
-  requestedIp?: string;
-}
+/** The same attachment identity the embedded store keys its leases by. */
+export type AllocateRequest = AllocateInput;
 
 export interface AllocateResult {
   /** Address with prefix, `10.244.1.5/24`. */
