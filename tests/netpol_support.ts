@@ -70,6 +70,8 @@ export class PodWorld {
         externalIds: { [EXT.pod]: name },
       });
     }
+    // ovn-trace reads the SB: without this the first trace can race northd to the new ports.
+    await this.ovn.nbctl("--wait=sb", "sync");
   }
 
   pod(key: string): WorldPod {
