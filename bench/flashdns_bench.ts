@@ -15,9 +15,8 @@ import dnsPacket from "dns-packet";
 import { startTestApiServer } from "../tests/support/apiserver/mod.ts";
 import { RESOURCES } from "../mod/kube/mod.ts";
 import { configureLogging, logger } from "../mod/log/mod.ts";
-import { createFlashdnsClient } from "../mod/flashdns/client.ts";
 import { runFlashdnsController } from "../mod/flashdns/controller.ts";
-import { startEmbeddedFlashdns } from "../mod/flashdnsd/mod.ts";
+import { clusterFlashdns } from "../tests/flashdns_support.ts";
 
 configureLogging({ level: "warn" });
 const SERVICES = Number(Deno.args[0] ?? 5000);
@@ -74,16 +73,7 @@ function pct(sorted: number[], p: number): number {
 
 const server = await startTestApiServer();
 const dir = await Deno.makeTempDir({ prefix: "kh-flashdns-bench-" });
-const fd = await startEmbeddedFlashdns({
-  stateDir: `${dir}/flashdns`,
-  grpcListen: "127.0.0.1:0",
-  dnsListen: "127.0.0.1:0",
-  domain: "cluster.local",
-  reverseCidrs: ["10.96.0.0/12", "10.244.0.0/16"],
-  upstreams: [],
-  soaTtl: 30,
-});
-const client = createFlashdnsClient({ endpoint: fd.grpcTarget });
+const { fd, client } = await clusterFlashdns(dir, { dns: true });
 const abort = new AbortController();
 const ctl = runFlashdnsController({
   api: server.api,

@@ -18,7 +18,7 @@ import { createFlashdnsClient } from "../mod/flashdns/client.ts";
 import { runFlashdnsController } from "../mod/flashdns/controller.ts";
 import { createFlashdnsPart } from "../mod/flashdns/mod.ts";
 import { startEmbeddedFlashdns } from "../mod/flashdnsd/mod.ts";
-import { dig, tempDir } from "./flashdns_support.ts";
+import { clusterFlashdns, dig, tempDir } from "./flashdns_support.ts";
 
 const OWNER = "k8shost/ctl";
 
@@ -52,16 +52,7 @@ function svc(name: string, spec: Record<string, unknown>): KubeObject {
 Deno.test("flashdns controller: objects answer over DNS, changes and deletions converge", async () => {
   const server = await startTestApiServer();
   const dir = await tempDir();
-  const fd = await startEmbeddedFlashdns({
-    stateDir: `${dir}/flashdns`,
-    grpcListen: "127.0.0.1:0",
-    dnsListen: "127.0.0.1:0",
-    domain: "cluster.local",
-    reverseCidrs: ["10.96.0.0/12", "10.244.0.0/16"],
-    upstreams: [],
-    soaTtl: 30,
-  });
-  const client = createFlashdnsClient({ endpoint: fd.grpcTarget });
+  const { fd, client } = await clusterFlashdns(dir, { dns: true });
   const abort = new AbortController();
   const port = fd.dns!.port;
   try {

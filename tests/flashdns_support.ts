@@ -1,4 +1,30 @@
-/** Shared helpers of the FlashDNS tests: running `dig` and parsing its answer sections. */
+/**
+ * Shared helpers of the FlashDNS tests: an embedded FlashDNS set up for the cluster, and running
+ * `dig` and parsing its answer sections.
+ */
+import { createFlashdnsClient, type FlashdnsClient } from "../mod/flashdns/client.ts";
+import { type EmbeddedFlashdns, startEmbeddedFlashdns } from "../mod/flashdnsd/mod.ts";
+
+/**
+ * The embedded FlashDNS as a cluster uses it (cluster.local, reverse zones for the service and
+ * pod CIDRs) with its state under `dir`, and a client to it; `dns` also serves DNS on loopback.
+ */
+export async function clusterFlashdns(
+  dir: string,
+  opts: { dns?: boolean } = {},
+): Promise<{ fd: EmbeddedFlashdns; client: FlashdnsClient }> {
+  const fd = await startEmbeddedFlashdns({
+    stateDir: `${dir}/flashdns`,
+    grpcListen: "127.0.0.1:0",
+    ...(opts.dns ? { dnsListen: "127.0.0.1:0" } : {}),
+    domain: "cluster.local",
+    reverseCidrs: ["10.96.0.0/12", "10.244.0.0/16"],
+    upstreams: [],
+    soaTtl: 30,
+  });
+  return { fd, client: createFlashdnsClient({ endpoint: fd.grpcTarget }) };
+}
+
 export interface DigResult {
   status: string;
   flags: string[];

@@ -14,10 +14,9 @@ import { Registry } from "../mod/metrics/mod.ts";
 import { desiredForProject } from "../mod/tenancy/desired.ts";
 import type { Project } from "../mod/tenancy/project.ts";
 import { startCsiControllers } from "../csi/kube_controllers.ts";
-import { createFlashdnsClient } from "../mod/flashdns/client.ts";
 import { runFlashdnsController } from "../mod/flashdns/controller.ts";
 import { fqdn } from "../mod/flashdns/records.ts";
-import { startEmbeddedFlashdns } from "../mod/flashdnsd/mod.ts";
+import { clusterFlashdns } from "./flashdns_support.ts";
 import { DRIVER, startHarness } from "./csi_harness.ts";
 import { startTestBinder } from "./csi_binder.ts";
 
@@ -151,15 +150,7 @@ Deno.test("tenant ids: FlashDNS records of a project's objects carry its org and
   const server = await startTestApiServer();
   const api = server.api;
   const dir = await Deno.makeTempDir({ prefix: "kh-tenant-" });
-  const fd = await startEmbeddedFlashdns({
-    stateDir: `${dir}/flashdns`,
-    grpcListen: "127.0.0.1:0",
-    domain: "cluster.local",
-    reverseCidrs: ["10.96.0.0/12", "10.244.0.0/16"],
-    upstreams: [],
-    soaTtl: 30,
-  });
-  const client = createFlashdnsClient({ endpoint: fd.grpcTarget });
+  const { fd, client } = await clusterFlashdns(dir);
   const abort = new AbortController();
   const ctl = runFlashdnsController({
     api,
