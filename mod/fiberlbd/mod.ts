@@ -80,6 +80,10 @@ export async function startEmbeddedFiberlb(opts: EmbeddedOptions): Promise<Embed
       "Load balancers held by the embedded FiberLB.",
     )
       .collect({}, () => store.all().length);
+    opts.metrics.counter(
+      "fiberlb_embedded_journal_syncs_total",
+      "Journal batches the embedded FiberLB synced to disk (one fdatasync each).",
+    ).collect({}, () => store.syncs);
   }
   const def = serviceClient(PROTO_FILE, SERVICE_NAME).service;
   let server: RunningServer;
@@ -90,6 +94,7 @@ export async function startEmbeddedFiberlb(opts: EmbeddedOptions): Promise<Embed
     ]]);
   } catch (err) {
     await dataplane?.stop();
+    await store.close();
     throw err;
   }
   log.info("embedded FiberLB serving", {
@@ -106,7 +111,7 @@ export async function startEmbeddedFiberlb(opts: EmbeddedOptions): Promise<Embed
       stopped ??= (async () => {
         await server.stop();
         await dataplane?.stop();
-        await store.settle();
+        await store.close();
       })(),
   };
 }

@@ -1,10 +1,11 @@
 /**
- * Durable state of the embedded FiberLB: one JSON file per load balancer (with its listeners and
- * pools) under `<dataDir>/fiberlb/lbs/`. A change rewrites only its load balancer's file, written
- * to a temporary file, synced and renamed over the old one, so a crash leaves either the old or
- * the new version and never a torn one. Writes of one file are coalesced: a caller waits for a
- * write that includes its change.
+ * Durable state of the embedded FiberLB under `<dataDir>/fiberlb/`: the load balancers (each with
+ * its listeners and pools) in a snapshot plus a group-committed journal (journal.ts). A change is
+ * visible in memory at once and durable when its promise resolves; a crash keeps every
+ * acknowledged change. State written by earlier versions (one file per load balancer under
+ * `lbs/`) is carried into the journal on open.
  */
+import { Journal } from "./journal.ts";
 import type { Affinity, Algorithm, HealthCheck, Protocol } from "../fiberlb/client.ts";
 
 export interface MemberRecord {
@@ -49,43 +50,43 @@ export interface LbRecord {
 
 const ID = /^lb-[0-9a-f]{16}$/;
 
+function parseRecord(raw: unknown): LbRecord {
+  const r = raw as LbRecord;
+  if (
+    typeof r !== "object" || r === null || typeof r.id !== "string" || !ID.test(r.id) ||
+    !Array.isArray(r.listeners) || !Array.isArray(r.pools)
+  ) {
+    throw new Error(`not a load balancer record: ${JSON.stringify(raw).slice(0, 120)}`);
+  }
+  return r;
+}
+
 export class Store {
-  readonly #dir: string;
-  readonly #lbs = new Map<string, LbRecord>();
-  readonly #writers = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+  readonly #journal: Journal<LbRecord>;
+  readonly #lbs: Map<string, LbRecord>;
   // Indexes, so that no call scans every load balancer.
   readonly #byName = new Map<string, Set<string>>();
   readonly #byIp = new Map<string, Set<string>>();
   readonly #byChild = new Map<string, string>();
   #sorted?: LbRecord[];
 
-  private constructor(dir: string) {
-    this.#dir = dir;
+  private constructor(journal: Journal<LbRecord>, lbs: Map<string, LbRecord>) {
+    this.#journal = journal;
+    this.#lbs = lbs;
+    for (const rec of lbs.values()) this.#index(rec);
   }
 
   /** Opens (creating) the state directory and loads every load balancer. */
-  static async open(dir: string): Promise<Store> {
-    const store = new Store(dir);
-    await Deno.mkdir(`${dir}/lbs`, { recursive: true, mode: 0o700 });
-    for await (const entry of Deno.readDir(`${dir}/lbs`)) {
-      const path = `${dir}/lbs/${entry.name}`;
-      if (entry.name.includes(".tmp-")) {
-        await Deno.remove(path).catch(() => {}); // a write interrupted by a crash
-        continue;
-      }
-      const id = entry.name.replace(/\.json$/, "");
-      if (!entry.isFile || !ID.test(id)) continue;
-      const rec = JSON.parse(await Deno.readTextFile(path)) as LbRecord;
-      if (rec.id !== id) throw new Error(`${path}: holds load balancer ${rec.id}, expected ${id}`);
-      store.#index(rec);
-    }
+  static async open(dir: string, opts: { compactAfter?: number } = {}): Promise<Store> {
+    const { journal, records } = await Journal.open(dir, { parse: parseRecord, ...opts });
+    const store = new Store(journal, records);
+    await store.#adoptLegacy(`${dir}/lbs`);
     return store;
   }
 
   get dir(): string {
-    return this.#dir;
+    return this.#journal.dir;
   }
-
   /** Every load balancer, ordered by id (the listing order). */
   all(): LbRecord[] {
     this.#sorted ??= [...this.#lbs.values()].sort((
@@ -118,18 +119,19 @@ export class Store {
   /** Replaces the record in memory at once; resolves when it is durable. */
   put(rec: LbRecord): Promise<void> {
     this.#unindex(rec.id);
+    this.#lbs.set(rec.id, rec);
     this.#index(rec);
-    return this.#flush(rec.id);
+    return this.#journal.append({ put: rec });
   }
 
   delete(id: string): Promise<void> {
     this.#unindex(id);
-    return this.#flush(id);
+    this.#lbs.delete(id);
+    return this.#journal.append({ del: id });
   }
 
   #index(rec: LbRecord): void {
     this.#sorted = undefined;
-    this.#lbs.set(rec.id, rec);
     const add = (m: Map<string, Set<string>>, k: string) => {
       let set = m.get(k);
       if (!set) m.set(k, set = new Set());
@@ -143,7 +145,6 @@ export class Store {
   #unindex(id: string): void {
     const rec = this.#lbs.get(id);
     if (!rec) return;
-    this.#lbs.delete(id);
     this.#sorted = undefined;
     const drop = (m: Map<string, Set<string>>, k: string) => {
       const set = m.get(k);
@@ -155,53 +156,37 @@ export class Store {
     for (const c of [...rec.listeners, ...rec.pools]) this.#byChild.delete(c.id);
   }
 
+  /** Journal batches synced so far (a burst of changes shares them). */
+  get syncs(): number {
+    return this.#journal.syncs;
+  }
+
   /** Waits for every pending write. */
-  async settle(): Promise<void> {
-    while (this.#writers.size > 0) {
-      await Promise.all([...this.#writers.values()].map((w) => w.next ?? w.running));
-    }
+  settle(): Promise<void> {
+    return this.#journal.settle();
   }
 
-  #flush(id: string): Promise<void> {
-    const w = this.#writers.get(id);
-    if (!w) {
-      const running = this.#write(id).finally(() => this.#advance(id));
-      this.#writers.set(id, { running });
-      return running;
-    }
-    // A write is in flight with an older snapshot: one more write after it covers every caller.
-    w.next ??= w.running.catch(() => {}).then(() => this.#write(id));
-    return w.next;
+  /** Waits for pending writes and closes the journal. */
+  close(): Promise<void> {
+    return this.#journal.close();
   }
 
-  #advance(id: string): void {
-    const w = this.#writers.get(id)!;
-    if (!w.next) {
-      this.#writers.delete(id);
-      return;
-    }
-    const running = w.next.finally(() => this.#advance(id));
-    running.catch(() => {});
-    this.#writers.set(id, { running });
-  }
-
-  async #write(id: string): Promise<void> {
-    const path = `${this.#dir}/lbs/${id}.json`;
-    const rec = this.#lbs.get(id);
-    if (!rec) {
-      await Deno.remove(path).catch((err) => {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      });
-      return;
-    }
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  /** Moves one-file-per-load-balancer state into the journal, then removes it. */
+  async #adoptLegacy(legacy: string): Promise<void> {
+    let entries: Deno.DirEntry[];
     try {
-      await file.write(new TextEncoder().encode(JSON.stringify(rec)));
-      await file.syncData();
-    } finally {
-      file.close();
+      entries = await Array.fromAsync(Deno.readDir(legacy));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
     }
-    await Deno.rename(tmp, path);
+    for (const e of entries) {
+      const id = e.name.replace(/\.json$/, "");
+      if (!e.isFile || !ID.test(id) || this.#lbs.has(id)) continue;
+      const rec = parseRecord(JSON.parse(await Deno.readTextFile(`${legacy}/${e.name}`)));
+      if (rec.id !== id) throw new Error(`${legacy}/${e.name}: holds load balancer ${rec.id}`);
+      await this.put(rec);
+    }
+    await Deno.remove(legacy, { recursive: true });
   }
 }

@@ -23,16 +23,25 @@ function series(name: string, key: string, value: number): string {
 export class Counter implements Family {
   readonly type = "counter";
   private values = new Map<string, number>();
+  private collected = new Map<string, () => number>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1) {
     const k = labelKey(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
+  /** The value is read at scrape time from a count kept elsewhere (it must only grow). */
+  collect(labels: Labels, fn: () => number) {
+    this.collected.set(labelKey(labels), fn);
+  }
   get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
+    const k = labelKey(labels);
+    return this.collected.get(k)?.() ?? this.values.get(k) ?? 0;
   }
   render() {
-    return [...this.values].map(([k, v]) => series(this.name, k, v));
+    return [
+      ...[...this.values].filter(([k]) => !this.collected.has(k)),
+      ...[...this.collected].map(([k, fn]) => [k, fn()] as const),
+    ].map(([k, v]) => series(this.name, k, v));
   }
 }
 
