@@ -6,13 +6,23 @@
  *    runs: the test API server (its own process, over HTTPS), the controller with its informers
  *    and queue, the embedded FiberLB over real gRPC with its data plane binding one listener
  *    per Service on a loopback IP.
+ *    The burst is also run with a stand-in controller that makes only the controller's API
+ *    writes (finalizer and annotations, an Event, the status) and nothing else: the floor the
+ *    API server and its clients set on this machine, whatever the controller does.
  * 2. TCP throughput through the proxy as a ratio to a direct connection (1 and 4 streams).
  *
  *   deno run -A bench/fiberlb_load.ts [services=1000] [paced rates per second=50,100]
  *   (services 0: the throughput part only; --no-throughput: the latency part only)
  */
-import { RESOURCES } from "../mod/kube/mod.ts";
-import type { KubeObject } from "../mod/kube/api.ts";
+import { ANNOTATIONS, FINALIZER } from "../mod/fiberlb/annotations.ts";
+import {
+  claimWithAnnotations,
+  createEventRecorder,
+  createWorkQueue,
+  patchStatus,
+  RESOURCES,
+} from "../mod/kube/mod.ts";
+import type { KubeApi, KubeObject } from "../mod/kube/api.ts";
 import { configureLogging } from "../mod/log/mod.ts";
 import { clusterWithApiServerProcess } from "../tests/fiberlb_cluster.ts";
 import { lbService } from "../tests/fiberlb_support.ts";
@@ -25,7 +35,37 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-async function serviceLatency(mode: "paced" | "burst", rate = 0): Promise<number[]> {
+type Mode = "paced" | "burst" | "floor";
+
+/**
+ * The API traffic of the controller and nothing else: a watch on Services and, 8 at a time (the
+ * controller's default workers), one claim, one Event and one status write per new Service.
+ */
+async function apiOnlyController(api: KubeApi, signal: AbortSignal): Promise<void> {
+  const events = createEventRecorder(api, "fiberlb-controller");
+  const queue = createWorkQueue({ name: "floor", concurrency: 8 });
+  const seen = new Map<string, KubeObject>();
+  let n = 0;
+  queue.run(async (name) => {
+    const ip = `198.18.${n >> 8 & 255}.${n++ & 255}`;
+    const svc = await claimWithAnnotations(api, RESOURCES.services, seen.get(name)!, FINALIZER, {
+      [ANNOTATIONS.allocatedIp]: ip,
+      [ANNOTATIONS.loadBalancerId]: `lb-${name}`,
+    });
+    void events.event({ ...svc, apiVersion: "v1", kind: "Service" }, "Normal", "IPAllocated", ip);
+    await patchStatus(api, RESOURCES.services, svc, { loadBalancer: { ingress: [{ ip }] } });
+  });
+  const { resourceVersion } = (await api.list(RESOURCES.services)).metadata;
+  (async () => {
+    for await (const ev of api.watch<KubeObject>(RESOURCES.services, { resourceVersion }, signal)) {
+      if (ev.type !== "ADDED") continue;
+      seen.set(ev.object.metadata.name!, ev.object);
+      queue.add(ev.object.metadata.name!);
+    }
+  })().catch(() => {}).finally(() => queue.shutdown());
+}
+
+async function serviceLatency(mode: Mode, rate = 0): Promise<number[]> {
   const third = 100 + Math.floor(Math.random() * 100);
   // A /21 of loopback addresses: every external IP is local, 2046 of them.
   // The API server runs in its own process, as kube-apiserver does: this process is the
@@ -34,12 +74,12 @@ async function serviceLatency(mode: "paced" | "burst", rate = 0): Promise<number
     externalIpPool: `127.${third}.0.0/21`,
   }, { dataPlane: true });
   try {
-    const { controller } = c.startController();
-    await controller.synced();
+    const ac = new AbortController();
+    if (mode === "floor") await apiOnlyController(c.server.api, ac.signal);
+    else await c.startController().controller.synced();
     const created = new Map<string, number>();
     const done = new Map<string, number>();
     const all = Promise.withResolvers<void>();
-    const ac = new AbortController();
     const list = await c.server.api.list(RESOURCES.services, { namespace: "default" });
     const watching = (async () => {
       for await (
@@ -81,7 +121,7 @@ async function serviceLatency(mode: "paced" | "burst", rate = 0): Promise<number
     ac.abort();
     await watching;
     const lbs = await c.fiberlb.client.listAll();
-    if (new Set(lbs.map((l) => l.external_ip)).size !== COUNT) {
+    if (mode !== "floor" && new Set(lbs.map((l) => l.external_ip)).size !== COUNT) {
       throw new Error("addresses are not unique");
     }
     console.error(
@@ -181,14 +221,17 @@ async function throughput(): Promise<Array<[string, number, number]>> {
 }
 
 const rows: string[] = [];
-const runs: Array<["paced" | "burst", number]> = COUNT === 0 ? [] : [
-  ...RATES.map((r) => ["paced", r] as ["paced", number]),
+const runs: Array<[Mode, number]> = COUNT === 0 ? [] : [
+  ...RATES.map((r) => ["paced", r] as [Mode, number]),
   ["burst", 0],
+  ["floor", 0],
 ];
 for (const [mode, r] of runs) {
   const l = await serviceLatency(mode, r);
   const f = (v: number) => `${v.toFixed(0)} ms`.padStart(8);
-  const name = `${COUNT} Services, ${mode === "paced" ? `${r}/s` : "burst"}`;
+  const name = `${COUNT} Services, ${
+    mode === "paced" ? `${r}/s` : mode === "burst" ? "burst" : "burst, API only"
+  }`;
   rows.push(
     `| ${name.padEnd(26)} |${f(pct(l, 50))} |${f(pct(l, 90))} |${f(pct(l, 99))} |${
       f(l[l.length - 1])

@@ -35,7 +35,7 @@ stdenvNoCC.mkDerivation {
     export HOME=$TMPDIR
     cp -r ${denoDeps} $TMPDIR/deno-dir && chmod -R u+w $TMPDIR/deno-dir
     export DENO_DIR=$TMPDIR/deno-dir DENORT_BIN=${deno}/bin/denort
-    deno compile --cached-only --frozen --allow-all --include proto \
+    deno compile --cached-only --frozen --allow-all --include proto --include mod/fiberlbd/worker.ts \
       --output k8shost main.ts
   '';
   installPhase = ''

@@ -2,7 +2,8 @@
  * FiberLB controller fixtures: a controller term against the test API server and an embedded
  * FiberLB, and what the tests read back from the Services it manages.
  */
-import type { EmbeddedOptions } from "../mod/fiberlbd/mod.ts";
+import type { EmbeddedFiberlb, EmbeddedOptions } from "../mod/fiberlbd/mod.ts";
+import type { ThreadedFiberlb, ThreadOptions } from "../mod/fiberlbd/threaded.ts";
 import type { Config } from "../mod/config/spec.ts";
 import { type FiberlbController, runFiberlbController } from "../mod/fiberlb/controller.ts";
 import { parsePools } from "../mod/fiberlb/pools.ts";
@@ -10,13 +11,16 @@ import type { KubeObject } from "../mod/kube/api.ts";
 import { RESOURCES } from "../mod/kube/mod.ts";
 import { logger } from "../mod/log/mod.ts";
 import { Registry } from "../mod/metrics/mod.ts";
-import { embedded, fiberlbConfig, type Fixture, waitFor } from "./fiberlb_support.ts";
+import { embedded, fiberlbConfig, type Fixture, threaded, waitFor } from "./fiberlb_support.ts";
 import { startTestApiServer, type TestApiServer } from "./support/apiserver/mod.ts";
 import { type ApiServerProcess, startApiServerProcess } from "./support/apiserver/process.ts";
 
-export interface Cluster<S extends ApiServerLike = TestApiServer> {
+export interface Cluster<
+  S extends ApiServerLike = TestApiServer,
+  L extends ThreadedFiberlb = EmbeddedFiberlb,
+> {
   server: S;
-  fiberlb: Fixture;
+  fiberlb: Fixture<L>;
   config: Config;
   metrics: Registry;
   /** Starts a controller term; stop it by aborting the returned controller's signal. */
@@ -31,25 +35,29 @@ export async function cluster(
   fiberlb: Record<string, unknown>,
   opts: Partial<EmbeddedOptions> = {},
 ): Promise<Cluster> {
-  return assemble(await startTestApiServer(), tag, fiberlb, opts);
+  const f = await embedded(tag, { dataPlane: false, ...opts });
+  return assemble(await startTestApiServer(), tag, f, fiberlb);
 }
 
-/** As cluster(), with the API server in a process of its own (benches). */
+/**
+ * As cluster(), shaped as the product runs (benches): the API server in a process of its own,
+ * the embedded FiberLB in a thread of its own.
+ */
 export async function clusterWithApiServerProcess(
   tag: string,
   fiberlb: Record<string, unknown>,
-  opts: Partial<EmbeddedOptions> = {},
-): Promise<Cluster<ApiServerProcess>> {
-  return assemble(await startApiServerProcess({ tls: false }), tag, fiberlb, opts);
+  opts: Partial<ThreadOptions> = {},
+): Promise<Cluster<ApiServerProcess, ThreadedFiberlb>> {
+  const f = await threaded(tag, { dataPlane: false, ...opts });
+  return assemble(await startApiServerProcess({ tls: false }), tag, f, fiberlb);
 }
 
-async function assemble<S extends ApiServerLike>(
+function assemble<S extends ApiServerLike, L extends ThreadedFiberlb>(
   server: S,
   tag: string,
+  f: Fixture<L>,
   fiberlb: Record<string, unknown>,
-  opts: Partial<EmbeddedOptions>,
-): Promise<Cluster<S>> {
-  const f = await embedded(tag, { dataPlane: false, ...opts });
+): Cluster<S, L> {
   const config = fiberlbConfig({ endpointDebounce: "50ms", resync: "1h", ...fiberlb }, f.dir);
   const { pools, errors } = parsePools(config.fiberlb);
   if (errors.length) throw new Error(errors.join("; "));

@@ -1,6 +1,7 @@
 /**
  * The appliance part as the server runs it: no fiberlb.endpoint, so the part starts the
- * embedded FiberLB in the data dir, elects itself leader and serves a Service end to end; after
+ * embedded FiberLB (in a thread of its own) in the data dir, elects itself leader and serves a
+ * Service end to end; after
  * a restart of the part the state is back from disk and the Service keeps its address.
  */
 import assert from "node:assert/strict";
@@ -57,6 +58,15 @@ Deno.test("part: embedded FiberLB in the data dir, leader election, state across
     assert.ok(Deno.statSync(sock).isSocket);
     assert.match(await Deno.readTextFile(`${dir}/fiberlb/journal.log`), new RegExp(`"${ip}"`));
     assert.match(ctx.metrics.render(), /fiberlb_reconcile_total\{result="ok"\} \d+/);
+    // The embedded FiberLB runs in its own thread; its metrics reach this registry.
+    await waitFor(
+      "embedded metrics",
+      () =>
+        /fiberlb_embedded_load_balancers 1\n/.test(ctx.metrics.render()) &&
+        /fiberlb_embedded_calls_total\{method="CreateLoadBalancer"\} 1\n/.test(
+          ctx.metrics.render(),
+        ),
+    );
     await part.stop();
     part = undefined;
 
@@ -111,6 +121,26 @@ Deno.test("part: invalid pools fail the start with the offending entries", async
       nodeName: "h",
     });
     await assert.rejects(() => noKube.start(new AbortController().signal), /no kubeconfig/);
+
+    // The embedded FiberLB's thread fails to start: the part's start fails with its reason.
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const busy = await createFiberlbPart({
+      config: fiberlbConfig({
+        externalIpPool: "192.0.2.0/24",
+        grpcListen: `127.0.0.1:${taken.addr.port}`,
+      }, dir),
+      role: "server",
+      log: logger("test.part"),
+      metrics: new Registry(),
+      kubeconfig: `${dir}/kubeconfig`,
+      nodeName: "h",
+    });
+    try {
+      await assert.rejects(() => busy.start(new AbortController().signal), /address.*in use/i);
+      await busy.stop();
+    } finally {
+      taken.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

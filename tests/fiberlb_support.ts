@@ -18,6 +18,11 @@ import {
   type EmbeddedOptions,
   startEmbeddedFiberlb,
 } from "../mod/fiberlbd/mod.ts";
+import {
+  startThreadedFiberlb,
+  type ThreadedFiberlb,
+  type ThreadOptions,
+} from "../mod/fiberlbd/threaded.ts";
 import type { KubeObject } from "../mod/kube/api.ts";
 import { type Config, configSpec } from "../mod/config/spec.ts";
 import { type ConfigIssue, validate } from "../mod/config/schema.ts";
@@ -37,16 +42,32 @@ export function loopbackNet(): { prefix: string; cidr: string; ip(n: number): st
   return { prefix, cidr: `${prefix}.0/24`, ip: (n: number) => `${prefix}.${n}` };
 }
 
-export interface Fixture {
+export interface Fixture<L extends ThreadedFiberlb = EmbeddedFiberlb> {
   dir: string;
-  lb: EmbeddedFiberlb;
+  lb: L;
   client: FiberlbClient;
   close(): Promise<void>;
 }
 
-export async function embedded(tag: string, opts: Partial<EmbeddedOptions> = {}): Promise<Fixture> {
+export function embedded(tag: string, opts: Partial<EmbeddedOptions> = {}): Promise<Fixture> {
+  return fixture(tag, opts, startEmbeddedFiberlb);
+}
+
+/** As embedded(), in a thread of its own as the appliance runs it (no access to its insides). */
+export function threaded(
+  tag: string,
+  opts: Partial<ThreadOptions> = {},
+): Promise<Fixture<ThreadedFiberlb>> {
+  return fixture(tag, opts, startThreadedFiberlb);
+}
+
+async function fixture<L extends ThreadedFiberlb, O extends ThreadOptions>(
+  tag: string,
+  opts: Partial<O>,
+  start: (o: O) => Promise<L>,
+): Promise<Fixture<L>> {
   const dir = opts.dataDir ?? await tempDir(tag);
-  const lb = await startEmbeddedFiberlb({ listenerRetryMs: 100, ...opts, dataDir: dir });
+  const lb = await start({ listenerRetryMs: 100, ...opts, dataDir: dir } as O);
   const client = new FiberlbClient({ endpoint: lb.target, timeoutMs: 5_000 });
   return {
     dir,

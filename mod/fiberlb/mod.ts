@@ -2,14 +2,16 @@
  * LoadBalancer Services through FiberLB, as an appliance part. On a server it runs the
  * leader-elected controller (only the holder of the `k8shost-fiberlb` Lease allocates addresses
  * and writes Services). With no `fiberlb.endpoint` it also runs the embedded FiberLB (gRPC on a
- * unix socket in the data dir, state in `<dataDir>/fiberlb/`, the L4 proxies of this host); the
- * embedded one keeps serving whoever leads, since its data plane must not blink on a lease blip.
+ * unix socket in the data dir, state in `<dataDir>/fiberlb/`, the L4 proxies of this host) in a
+ * thread of its own; the embedded one keeps serving whoever leads, since its data plane must not
+ * blink on a lease blip.
  */
 import type { PartContext, PartFactory } from "../appliance/context.ts";
 import { controllerPart } from "../appliance/controller_part.ts";
 import { createKubeApi, createLeaderElector } from "../kube/mod.ts";
 import type { Part } from "../part/mod.ts";
-import { defaultSocket, type EmbeddedFiberlb, startEmbeddedFiberlb } from "../fiberlbd/mod.ts";
+import { defaultSocket } from "../fiberlbd/mod.ts";
+import { startThreadedFiberlb, type ThreadedFiberlb } from "../fiberlbd/threaded.ts";
 import { clientOptionsFromSection } from "../grpc/section.ts";
 import { FiberlbClient } from "./client.ts";
 import { type FiberlbController, runFiberlbController } from "./controller.ts";
@@ -32,13 +34,13 @@ export interface LeaderTimings {
 export interface FiberlbPart extends Part {
   controller(): FiberlbController | undefined;
   isLeader(): boolean;
-  embedded(): EmbeddedFiberlb | undefined;
+  embedded(): ThreadedFiberlb | undefined;
 }
 
 export function buildFiberlbPart(ctx: PartContext, timings: LeaderTimings = {}): FiberlbPart {
   const c = ctx.config.fiberlb;
   const log = ctx.log.child("fiberlb");
-  let embedded: EmbeddedFiberlb | undefined;
+  let embedded: ThreadedFiberlb | undefined;
   let controller: FiberlbController | undefined;
   let leader = false;
   const identity = `${ctx.nodeName}-${crypto.randomUUID().slice(0, 8)}`;
@@ -53,7 +55,7 @@ export function buildFiberlbPart(ctx: PartContext, timings: LeaderTimings = {}):
       if (errors.length > 0) throw new Error(`fiberlb: invalid IP pools: ${errors.join("; ")}`);
       let client: FiberlbClient;
       if (!c.endpoint) {
-        embedded = await startEmbeddedFiberlb({
+        embedded = await startThreadedFiberlb({
           dataDir: ctx.config.dataDir,
           listen: c.grpcListen || defaultSocket(ctx.config.dataDir),
           manageAddresses: c.manageAddresses,

@@ -33,6 +33,12 @@ export function configureLogging(opts: { level?: LogLevel; format?: LogFormat; s
   if (opts.sink) state.sink = opts.sink;
 }
 
+/** The process-wide level and format, e.g. for a worker thread to log the same way. */
+export function loggingSettings(): { level: LogLevel; format: LogFormat } {
+  const level = (Object.keys(LEVELS) as LogLevel[]).find((l) => LEVELS[l] === state.level)!;
+  return { level, format: state.format };
+}
+
 export class Logger {
   constructor(readonly component: string, private readonly base: Fields = {}) {}
 

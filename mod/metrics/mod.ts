@@ -1,6 +1,13 @@
 /** A small Prometheus registry: counters, gauges and histograms with labels, text format 0.0.4. */
 type Labels = Record<string, string>;
 
+export interface FamilySnapshot {
+  name: string;
+  help: string;
+  type: Family["type"];
+  samples: string[];
+}
+
 interface Family {
   name: string;
   help: string;
@@ -131,6 +138,26 @@ export class Registry {
     let f = this.families.get(name);
     if (!f) this.families.set(name, f = make());
     return f;
+  }
+
+  /** Every family with its current samples, in a form that can cross a thread (postMessage). */
+  snapshot(): FamilySnapshot[] {
+    return [...this.families.values()].map((f) => ({
+      name: f.name,
+      help: f.help,
+      type: f.type,
+      samples: f.render(),
+    }));
+  }
+
+  /**
+   * Shows families measured elsewhere (another thread's snapshot) as they were last reported;
+   * a newer snapshot replaces them.
+   */
+  mirror(families: FamilySnapshot[]): void {
+    for (const f of families) {
+      this.families.set(f.name, { ...f, render: () => f.samples });
+    }
   }
 
   render(): string {
