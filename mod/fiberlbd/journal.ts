@@ -9,6 +9,8 @@
  * between the snapshot's rename and the journal's truncation loses nothing. A crash in the middle
  * of an append leaves a torn last line; it was never acknowledged, and opening drops it.
  */
+import { readIfExists, syncDir, writeFileAtomic } from "../fsutil/mod.ts";
+
 const SNAPSHOT = "snapshot.json";
 const JOURNAL = "journal.log";
 const encoder = new TextEncoder();
@@ -154,19 +156,8 @@ export class Journal<R extends { id: string }> {
   }
 
   async #compact(): Promise<void> {
-    const path = `${this.dir}/${SNAPSHOT}`;
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    const data = encoder.encode(
-      JSON.stringify({ version: 1, records: [...this.records.values()] }),
-    );
-    const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      await writeAll(f, data);
-      await f.syncData();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
+    const snapshot = JSON.stringify({ version: 1, records: [...this.records.values()] });
+    await writeFileAtomic(`${this.dir}/${SNAPSHOT}`, snapshot);
     await syncDir(this.dir);
     await this.log.truncate(0);
     await this.log.seek(0, Deno.SeekMode.Start);
@@ -186,22 +177,4 @@ function parseAt<R>(parse: (raw: unknown) => R, raw: unknown, where: string): R 
 
 async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const d = await Deno.open(dir, { read: true });
-  try {
-    await d.sync();
-  } finally {
-    d.close();
-  }
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
 }
